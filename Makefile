@@ -1,0 +1,35 @@
+# City Tasks: the two commands are `make dev` and `make test`; each installs what it needs first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION ?= 0.13.9
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON_PREFERENCE := only-system
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PYTEST_ARGS ?=
+
+.PHONY: help uv install dev test lint fmt
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+uv:
+	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || python3 -m pip install --user --quiet "uv==$(UV_VERSION)"
+
+install: uv  ## install the Python workspace from uv.lock
+	$(UV) sync --all-packages --frozen
+
+dev: install  ## run the local stack (IdP, API, frontend) on the embedded database
+	$(UV) run python -m devstack
+
+test: install  ## run every test (starts its own throwaway PostgreSQL)
+	$(UV) run pytest $(PYTEST_ARGS)
+
+lint: install  ## ruff and mypy
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+fmt: install  ## format and autofix
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
