@@ -11,8 +11,11 @@ PYTEST_ARGS ?=
 
 .PHONY: help uv install dev test lint fmt
 
+# Each area adds its targets in mk/<area>.mk.
+-include mk/*.mk
+
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 uv:
 	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || python3 -m pip install --user --quiet "uv==$(UV_VERSION)"

@@ -145,7 +145,8 @@ class ThrowawayPostgres:
             self._container.get_wrapped_container().start()  # type: ignore[attr-defined]
             self._wait_ready()
             return
-        assert self._datadir is not None and self._bindir is not None
+        assert self._datadir is not None
+        assert self._bindir is not None
         options = (
             f"-p {self._port} -c listen_addresses=127.0.0.1 -k {self._datadir} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
@@ -212,8 +213,9 @@ class ThrowawayPostgres:
         parts = urlsplit(self.url)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(
-                (parts.hostname or "127.0.0.1", parts.port or 5432), timeout=1
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 5432), timeout=1),
             ):
                 return
             time.sleep(0.1)
@@ -225,6 +227,7 @@ class ThrowawayPostgres:
 
         with psycopg.connect(with_driver(self.url, "postgresql"), autocommit=True) as conn:
             conn.execute(sql)  # type: ignore[arg-type]
+
 
 if __name__ == "__main__":
     # `python -m tests.support.postgres` starts a server and waits: handy for benchmarks by hand.

@@ -30,7 +30,7 @@ class Settings(BaseSettings):
 
     # --- database ---------------------------------------------------------------------------
     database_url: SecretStr | None = None
-    # The Secrets Manager JSON {host, port, dbname, username, password} that ECS injects; wins over DATABASE_URL.
+    # The Secrets Manager JSON {host, port, dbname, username, password} from ECS; wins over DATABASE_URL.
     db_secret: SecretStr | None = None
     sqlite_path: Path = DEFAULT_SQLITE_PATH
     db_pool_size: int = Field(default=10, ge=1)

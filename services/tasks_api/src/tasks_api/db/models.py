@@ -58,8 +58,12 @@ class Task(Base):
     next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Bumped on every write; the ETag is derived from it.
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
 
     __table_args__ = (
         CheckConstraint("hour BETWEEN 0 AND 23", name="hour_range"),
@@ -77,9 +81,7 @@ class TaskExecution(Base):
     __tablename__ = "task_executions"
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
-    task_id: Mapped[int] = mapped_column(
-        BigIntId, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False
-    )
+    task_id: Mapped[int] = mapped_column(BigIntId, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False)
     # The slot the task was scheduled for (UTC); with task_id it is the exactly-once key.
     scheduled_for: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     # CLAIMED -> SUCCEEDED | FAILED (retried while attempts remain) ; MISSED when past the misfire grace.
@@ -94,11 +96,13 @@ class TaskExecution(Base):
 
     __table_args__ = (
         UniqueConstraint("task_id", "scheduled_for", name="uq_task_executions_task_slot"),
-        CheckConstraint(
-            "status IN ('CLAIMED', 'SUCCEEDED', 'FAILED', 'MISSED')", name="status_values"
-        ),
+        CheckConstraint("status IN ('CLAIMED', 'SUCCEEDED', 'FAILED', 'MISSED')", name="status_values"),
         Index("ix_task_executions_task_slot_desc", "task_id", "scheduled_for"),
         # Takeover and retry scans look only at unfinished rows.
-        Index("ix_task_executions_pending", "status", "lease_expires_at",
-              postgresql_where="status IN ('CLAIMED', 'FAILED')"),
+        Index(
+            "ix_task_executions_pending",
+            "status",
+            "lease_expires_at",
+            postgresql_where="status IN ('CLAIMED', 'FAILED')",
+        ),
     )
