@@ -1,4 +1,4 @@
-"""The local web front over real HTTP: config.json, the SPA build and its client-side routes, the /api proxy."""
+"""The local web front over real HTTP: config.json, the SPA build and its routes, and the /api proxy."""
 
 from __future__ import annotations
 
