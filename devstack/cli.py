@@ -127,7 +127,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             console.say("second signal: killing every service now")
             supervisor.kill_all()
             os._exit(130)
-        console.say(f"{signal.Signals(signum).name} received: stopping")
+        supervisor.stop_signal = signal.Signals(signum).name
         supervisor.stop_requested.set()
 
     signal.signal(signal.SIGINT, on_signal)
@@ -184,6 +184,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console.say(f"error: {exc}")
         return 1
     finally:
+        if supervisor.stop_requested.is_set():
+            console.say(f"{supervisor.stop_signal} received: stopping")
         supervisor.stop_all()
         console.say("stopped")
 

@@ -31,7 +31,7 @@ class Console:
 
     def __init__(self, stream: IO[str] = sys.stdout, width: int = 8) -> None:
         self._stream = stream
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a signal handler may log mid-line
         self._width = width
         self._colour = stream.isatty() and not os.environ.get("NO_COLOR")
         self._assigned: dict[str, str] = {}
@@ -82,6 +82,7 @@ class Supervisor:
         self.console = console
         self.services: list[Service] = []
         self.stop_requested = threading.Event()
+        self.stop_signal = "stop"
 
     # --- starting ------------------------------------------------------------------------------------
     def start(self, service: Service) -> Service:
