@@ -19,6 +19,7 @@ from devstack.processes import Console, Service, StackError, Supervisor
 from devstack.seed import read_seed
 
 START_TIMEOUT = 60.0
+DEFAULT_IDP_DATABASE = f"sqlite:///{REPO / '.dev' / 'idp.sqlite3'}"
 REQUIRED_MODULES = {
     "idp.cli": "the IdP (services/idp)",
     "tasks_api.cli": "the Tasks API (services/tasks_api)",
@@ -78,6 +79,13 @@ def _issuer_check(expected: str):
     return check
 
 
+def totp_command(config: StackConfig) -> str:
+    command = f"uv run idp totp {config.seed.demo_username}"
+    if config.idp_database != DEFAULT_IDP_DATABASE:
+        command = f"IDP_DATABASE_URL={config.idp_database} {command}"
+    return command
+
+
 def banner(config: StackConfig, frontend: bool) -> list[str]:
     password = config.seed.demo_password or f"(see {SEED_FILE.relative_to(REPO)})"
     lines = ["", "City Tasks is running. Press Ctrl-C once to stop everything.", ""]
@@ -88,7 +96,7 @@ def banner(config: StackConfig, frontend: bool) -> list[str]:
         f"  IdP         {config.idp_url}   (issuer {config.issuer})",
         "",
         f"  Demo login  {config.seed.demo_username} / {password}",
-        f"  TOTP code   uv run idp totp {config.seed.demo_username}",
+        f"  TOTP code   {totp_command(config)}",
         "",
     ]
     return lines

@@ -56,11 +56,20 @@ class StackConfig:
         return f"http://{LOCALHOST}:{self.web_port}/healthz"
 
     # --- what each process gets ------------------------------------------------------------------------
+    @property
+    def idp_database(self) -> str:
+        """The IdP's users, clients and keys: IDP_DATABASE_URL, else a SQLite file beside the API's."""
+        return self.idp_database_url or f"sqlite:///{self.state_dir / 'idp.sqlite3'}"
+
     def idp_env(self) -> dict[str, str]:
-        env = {"PUBLIC_URL": self.idp_url, "HOST": LOCALHOST, "PORT": str(self.idp_port)}
-        if self.idp_database_url:
-            env["DATABASE_URL"] = self.idp_database_url
-        return env
+        # The IDP_ names win over the generic ones in the IdP's settings, so a stray PUBLIC_URL or PORT in the
+        # developer's shell cannot move it.
+        return {
+            "IDP_PUBLIC_URL": self.idp_url,
+            "IDP_HOST": LOCALHOST,
+            "IDP_PORT": str(self.idp_port),
+            "IDP_DATABASE_URL": self.idp_database,
+        }
 
     def api_env(self) -> dict[str, str]:
         env = {

@@ -36,7 +36,7 @@ if os.environ.get("FAKE_CRASH") == role:
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if role == "idp":
-            body = {{"issuer": os.environ["PUBLIC_URL"] + "/us-east-1_LocalPool"}}
+            body = {{"issuer": os.environ["IDP_PUBLIC_URL"] + "/us-east-1_LocalPool"}}
         else:
             body = {{"path": self.path, "host": self.headers["Host"], "issuer": os.environ["AUTH_ISSUER"]}}
         data = json.dumps(body).encode()
@@ -47,8 +47,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
     def log_message(self, fmt, *args):
         print(self.command, self.path, flush=True)
-print(role, "listening on", os.environ["PORT"], flush=True)
-http.server.HTTPServer((os.environ["HOST"], int(os.environ["PORT"])), Handler).serve_forever()
+prefix = "IDP_" if role == "idp" else ""
+host, port = os.environ[prefix + "HOST"], int(os.environ[prefix + "PORT"])
+print(role, "listening on", port, flush=True)
+http.server.HTTPServer((host, port), Handler).serve_forever()
 """
 
 RUNNER = """
@@ -99,7 +101,8 @@ def test_stack_starts_in_order_serves_and_stops_on_one_sigint(tmp_path: Path) ->
     process, ports = _start(tmp_path)
     try:
         output = _read_until(process, "TOTP code")
-        assert "TOTP code   uv run idp totp demo@example.com" in output
+        idp_db = f"sqlite:///{tmp_path / 'state' / 'idp.sqlite3'}"
+        assert f"TOTP code   IDP_DATABASE_URL={idp_db} uv run idp totp demo@example.com" in output
         order = [m for m in re.findall(r"started (\w+)", output)]
         assert order == ["idp", "migrate", "api", "web"]
         assert re.search(r"^migrate\s*\| migrations applied to .*state/tasks\.db$", output, re.MULTILINE)

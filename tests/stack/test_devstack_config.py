@@ -58,7 +58,12 @@ def test_api_trusts_the_idp_issuer_and_allows_the_web_origin(tmp_path: Path) -> 
     assert env["PORT"] == "18080"
     assert env["SQLITE_PATH"] == str(tmp_path / "tasks.db")
     assert "DATABASE_URL" not in env
-    assert config.idp_env() == {"PUBLIC_URL": "http://localhost:19229", "HOST": "127.0.0.1", "PORT": "19229"}
+    assert config.idp_env() == {
+        "IDP_PUBLIC_URL": "http://localhost:19229",
+        "IDP_HOST": "127.0.0.1",
+        "IDP_PORT": "19229",
+        "IDP_DATABASE_URL": f"sqlite:///{tmp_path / 'idp.sqlite3'}",
+    }
 
 
 def test_database_url_goes_to_the_api_only(tmp_path: Path) -> None:
@@ -78,6 +83,16 @@ def test_every_variable_devstack_sets_for_the_api_is_a_setting(tmp_path: Path) -
 
     env = _config(tmp_path, database_url="postgresql://u:p@127.0.0.1/tasks").api_env()
     assert set(env) <= _setting_names(Settings)
+
+
+def test_every_variable_devstack_sets_for_the_idp_is_a_setting(tmp_path: Path) -> None:
+    try:
+        from idp.settings import Settings
+    except ModuleNotFoundError:
+        pytest.skip("idp.settings does not exist yet (the IdP is being written on branch idp)")
+    from tests.stack.test_compose import _setting_names
+
+    assert set(_config(tmp_path).idp_env()) <= _setting_names(Settings)
 
 
 def test_web_config_points_the_spa_at_the_idp_and_its_own_origin(tmp_path: Path) -> None:

@@ -40,8 +40,10 @@ START_DEADLINE = 50.0
 
 
 class Stack:
-    def __init__(self, process: subprocess.Popen[bytes], log: Path, ports: dict[str, int]) -> None:
-        self.process, self.log, self.ports = process, log, ports
+    def __init__(
+        self, process: subprocess.Popen[bytes], log: Path, ports: dict[str, int], state: Path
+    ) -> None:
+        self.process, self.log, self.ports, self.state_dir = process, log, ports, state
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -78,7 +80,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    stack = Stack(process, log, ports)
+    stack = Stack(process, log, ports, tmp_path / "state")
     try:
         deadline = time.monotonic() + START_DEADLINE
         while READY_LINE not in stack.output():
@@ -98,10 +100,13 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
                 os.killpg(pid, signal.SIGKILL)
 
 
-def _totp(username: str) -> str:
+def _totp(stack: Stack, username: str) -> str:
+    # The same database as the running IdP, as the banner's command says.
+    env = {**os.environ, "IDP_DATABASE_URL": f"sqlite:///{stack.state_dir / 'idp.sqlite3'}"}
     result = subprocess.run(
         [str(Path(sys.executable).parent / "idp"), "totp", username],
         cwd=REPO,
+        env=env,
         capture_output=True,
         text=True,
         timeout=30,
@@ -135,7 +140,7 @@ def _login(stack: Stack) -> str:
         Session=started["Session"],
         ChallengeResponses={
             "USERNAME": seed.demo_username,
-            "SOFTWARE_TOKEN_MFA_CODE": _totp(seed.demo_username),
+            "SOFTWARE_TOKEN_MFA_CODE": _totp(stack, seed.demo_username),
         },
     )
     return answered["AuthenticationResult"]["AccessToken"]
