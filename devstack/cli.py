@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -19,6 +20,7 @@ from devstack.processes import Console, Service, StackError, Supervisor
 from devstack.seed import read_seed
 
 START_TIMEOUT = 60.0
+REPEAT_SIGNAL_SECONDS = 1.0
 DEFAULT_IDP_DATABASE = f"sqlite:///{REPO / '.dev' / 'idp.sqlite3'}"
 REQUIRED_MODULES = {
     "idp.cli": "the IdP (services/idp)",
@@ -130,11 +132,18 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
     supervisor = Supervisor(console)
 
+    first_signal_at: list[float] = []
+
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        if supervisor.stop_requested.is_set():
-            console.say("second signal: killing every service now")
+        # One Ctrl-C can arrive twice: from the terminal and forwarded by `uv run`. Only a second press (a
+        # repeat after a short pause) means "stop waiting, kill now".
+        if first_signal_at:
+            if time.monotonic() - first_signal_at[0] < REPEAT_SIGNAL_SECONDS:
+                return
+            console.say("second Ctrl-C: killing every service now")
             supervisor.kill_all()
             os._exit(130)
+        first_signal_at.append(time.monotonic())
         supervisor.stop_signal = signal.Signals(signum).name
         supervisor.stop_requested.set()
 

@@ -30,6 +30,9 @@ role = {role!r}
 if sys.argv[1:] == ["migrate"]:
     print("migrations applied to", os.environ.get("SQLITE_PATH"), flush=True)
     sys.exit(int(os.environ.get("FAKE_MIGRATE_EXIT", "0")))
+if os.environ.get("FAKE_STUBBORN") == role:
+    import signal
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 if os.environ.get("FAKE_CRASH") == role:
     print("cannot start: bad configuration", flush=True)
     sys.exit(3)
@@ -124,6 +127,41 @@ def test_stack_starts_in_order_serves_and_stops_on_one_sigint(tmp_path: Path) ->
         assert rest.rstrip().endswith("stopped")
         for pid in pids:
             assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    finally:
+        process.kill()
+
+
+def test_a_doubled_sigint_is_one_ctrl_c(tmp_path: Path) -> None:
+    """`uv run` forwards the terminal's SIGINT to devstack, which also gets it itself: still a clean stop."""
+    process, _ = _start(tmp_path)
+    try:
+        _read_until(process, "TOTP code")
+        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=30)
+        assert process.returncode == 0
+        assert "killing" not in rest
+        assert rest.rstrip().endswith("stopped")
+    finally:
+        process.kill()
+
+
+def test_a_second_ctrl_c_kills_a_service_that_will_not_stop(tmp_path: Path) -> None:
+    process, _ = _start(tmp_path, env={"FAKE_STUBBORN": "api"})
+    try:
+        output = _read_until(process, "TOTP code")
+        api_pid = int(re.search(r"started api \(pid (\d+)\)", output)[1])
+        process.send_signal(signal.SIGINT)
+        _read_until(process, "stopping api")
+        time.sleep(1.2)  # a deliberate second press, not the doubled first one
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=30)
+        assert process.returncode == 130
+        assert "second Ctrl-C: killing every service now" in rest
+        deadline = time.monotonic() + 10
+        while psutil.pid_exists(api_pid) and psutil.Process(api_pid).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, "the stubborn API survived the second Ctrl-C"
+            time.sleep(0.1)
     finally:
         process.kill()
 
