@@ -72,8 +72,8 @@ def make_settings(jwks_server: JwksServer) -> Callable[..., Settings]:
             "docs_enabled": True,
             "write_rate_per_minute": 0,
         }
-        if database_url is not None:
-            values["database_url"] = database_url
+        # None means the embedded SQLite default (and ignores a DATABASE_URL in the environment).
+        values["database_url"] = database_url
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]
 

@@ -22,7 +22,9 @@ WORKER_MODULE = "tasks_api.executions.worker"  # must define `async def run(sett
 
 def _settings() -> Settings:
     try:
-        return Settings()
+        settings = Settings()
+        _ = settings.sqlalchemy_url  # DB_SECRET is parsed here: fail now with a message, not later
+        return settings
     except (ValidationError, ValueError) as exc:
         print(f"tasks-api: invalid configuration: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
