@@ -62,6 +62,11 @@ async def run_worker(
         await engine.dispose()
 
 
+async def run(settings: Settings) -> None:
+    """The entry ``tasks-api worker`` calls (it has already configured logging)."""
+    await run_worker(settings)
+
+
 class JsonLines(logging.Formatter):
     """One JSON object per line, with the ``extra`` fields the executor attaches."""
 
