@@ -14,8 +14,6 @@ import os
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tasks_api.executions.repository import Due
@@ -57,6 +55,10 @@ class EventPublisher:
     def from_settings(cls, settings: Settings) -> EventPublisher | None:
         if not settings.event_bus_name:
             return None
+        # Imported here: boto3 takes a while to load and a process without a bus never needs it.
+        import boto3
+        from botocore.config import Config
+
         client = boto3.client(
             "events",
             endpoint_url=settings.aws_endpoint_url,

@@ -209,16 +209,14 @@ async def _insert_new(db: Db, records: Sequence[dict[str, Any]]) -> list[Row[Any
         return []
     dialect = db.bind.dialect.name if isinstance(db, AsyncSession) else db.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    inserted: list[Row[Any]] = []
-    for start in range(0, len(records), 500):  # stay far below any bind-parameter limit
-        statement = (
-            insert(executions)
-            .values(list(records[start : start + 500]))
-            .on_conflict_do_nothing(index_elements=["task_id", "scheduled_for"])
-            .returning(executions.c.id, executions.c.task_id, executions.c.scheduled_for, executions.c.status)
-        )
-        inserted.extend((await db.execute(statement)).all())
-    return inserted
+    statement = (
+        insert(executions)
+        .on_conflict_do_nothing(index_elements=["task_id", "scheduled_for"])
+        .returning(executions.c.id, executions.c.task_id, executions.c.scheduled_for, executions.c.status)
+    )
+    # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")
+    # from one cached compiled statement.
+    return list((await db.execute(statement, list(records))).all())
 
 
 def _due(row: Row[Any], task_id: int, execution_id: int, slot: datetime, attempt: int) -> Due:
