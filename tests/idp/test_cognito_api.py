@@ -42,7 +42,7 @@ def sign_up_and_confirm(idp: RunningIdp, email: str, name: str = "Ann Example") 
 
 
 def setup_mfa(idp: RunningIdp, email: str) -> tuple[str, dict]:
-    """First login: MFA_SETUP challenge, associate, verify, respond; returns (secret, AuthenticationResult)."""
+    """First login: MFA_SETUP, associate, verify, respond; returns (secret, AuthenticationResult)."""
     cognito = idp.cognito()
     first = cognito.initiate_auth(
         ClientId=CLIENT,

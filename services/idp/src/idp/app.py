@@ -9,7 +9,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from idp import cognito_api, discovery
+from idp import cognito_api, discovery, hosted_ui, oauth
 from idp.local_client import LocalCognitoClient
 from idp.pool import UserPool
 from idp.seed import apply_seed, read_seed
@@ -63,11 +63,6 @@ def create_app(settings: Settings | None = None, pool: UserPool | None = None) -
 
     app.include_router(discovery.router(pool))
     app.include_router(cognito_api.router(pool))
-    try:
-        from idp import hosted_ui, oauth
-    except ImportError:  # pragma: no cover - during bring-up
-        pass
-    else:
-        app.include_router(oauth.router(pool))
-        app.include_router(hosted_ui.router(pool))
+    app.include_router(oauth.router(pool))
+    app.include_router(hosted_ui.router(pool))
     return app

@@ -832,24 +832,28 @@ class UserPool:
         challenge: str | None,
         method: str | None,
         auth_time: int,
+        db: Session | None = None,
     ) -> str:
+        """A single-use authorization code; `db` joins the caller's transaction (SQLite allows one writer)."""
         code = secrets.token_urlsafe(32)
-        with self.store.begin() as db:
-            db.add(
-                AuthCode(
-                    code_digest=digest(code),
-                    client_id=client_id,
-                    sub=sub,
-                    redirect_uri=redirect_uri,
-                    scope=scope,
-                    nonce=nonce,
-                    code_challenge=challenge,
-                    code_challenge_method=method,
-                    auth_time=auth_time,
-                    expires_at=self.clock() + self.settings.auth_code_seconds,
-                    used=False,
-                )
-            )
+        row = AuthCode(
+            code_digest=digest(code),
+            client_id=client_id,
+            sub=sub,
+            redirect_uri=redirect_uri,
+            scope=scope,
+            nonce=nonce,
+            code_challenge=challenge,
+            code_challenge_method=method,
+            auth_time=auth_time,
+            expires_at=self.clock() + self.settings.auth_code_seconds,
+            used=False,
+        )
+        if db is not None:
+            db.add(row)
+        else:
+            with self.store.begin() as own:
+                own.add(row)
         return code
 
     def exchange_code(self, client: Client, code: Any, redirect_uri: Any, verifier: Any) -> dict[str, Any]:
