@@ -137,7 +137,10 @@ def build_app(
             "Deploy with `make deploy`, which passes them forward.",
         )
     if with_nag:
-        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+        # Acknowledgments are also written into the templates (cdk_nag metadata) as an audit trail.
+        cdk.Validations.of(app).add_plugins(
+            AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True)
+        )
     return CityTasksStacks(app=app, idp=idp, tasks=tasks, frontend=frontend)
 
 

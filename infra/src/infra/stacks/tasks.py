@@ -76,6 +76,7 @@ class TasksStack(Stack):
         cors_origins: tuple[str, ...],
         **kwargs: object,
     ) -> None:
+        self._zones = [f"{config.workload.region}a", f"{config.workload.region}b"]
         super().__init__(scope, construct_id, **kwargs)
         region = config.workload.region
         protect = config.protect_data
@@ -87,7 +88,7 @@ class TasksStack(Stack):
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
-            availability_zones=[f"{region}a", f"{region}b"],
+            availability_zones=self.availability_zones,
             nat_gateways=config.nat_gateways,
             restrict_default_security_group=False,
             subnet_configuration=[
@@ -184,6 +185,11 @@ class TasksStack(Stack):
         CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
         CfnOutput(self, "ServiceName", value=self.service.service_name)
         self._acknowledge(config)
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """Named from the config: the default would be an AWS lookup at synth time."""
+        return self._zones
 
     def _database(
         self, config: Environment, removal: RemovalPolicy, retention: logs.RetentionDays
