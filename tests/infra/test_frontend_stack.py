@@ -92,7 +92,8 @@ def test_security_headers(synth_env):
     assert headers["ContentTypeOptions"]["Override"] is True
     assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] == 365 * 24 * 3600
     csp = headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]
-    assert "frame-ancestors 'none'" in csp and "default-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "default-src 'self'" in csp
 
 
 def test_runtime_config_is_written_at_deploy_with_the_idp_and_api_values(sandbox_deployed):
@@ -142,7 +143,8 @@ def test_index_and_config_are_never_cached(synth_env):
 def test_missing_build_deploys_a_placeholder_with_a_warning(synth_env):
     synth = synth_env("sandbox")
     pages = [p / "index.html" for p in _asset_dirs(synth) if (p / "index.html").exists()]
-    assert len(pages) == 1 and "has not been built" in pages[0].read_text()
+    assert len(pages) == 1
+    assert "has not been built" in pages[0].read_text()
     Annotations.from_stack(synth.stack("Frontend")).has_warning("*", Match.string_like_regexp("placeholder"))
 
 

@@ -149,7 +149,8 @@ def test_database_lives_in_isolated_subnets(synth_env):
     synth = synth_env("sandbox")
     (subnet_group,) = synth.resources("Tasks", "AWS::RDS::DBSubnetGroup").values()
     subnet_ids = {ref["Ref"] for ref in subnet_group["Properties"]["SubnetIds"]}
-    assert subnet_ids and all("data" in s for s in subnet_ids)
+    assert subnet_ids
+    assert all("data" in s for s in subnet_ids)
 
 
 def test_nat_gateways_follow_the_config(synth_env, env_name):
@@ -314,7 +315,8 @@ def test_alarms_for_errors_latency_and_unhealthy_hosts_notify_the_topic(synth_en
     assert by_metric["TargetResponseTime"]["ExtendedStatistic"] == "p95"
     assert by_metric["UnHealthyHostCount"]["Threshold"] == 1
     expression = next(m for m in by_metric["expression"]["Metrics"] if "Expression" in m)
-    assert "elb5xx" in expression["Expression"] and "target5xx" in expression["Expression"]
+    assert "elb5xx" in expression["Expression"]
+    assert "target5xx" in expression["Expression"]
     synth.template("Tasks").has_resource_properties(
         "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": synth.config.alarm_email}
     )

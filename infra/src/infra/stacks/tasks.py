@@ -78,7 +78,6 @@ class TasksStack(Stack):
     ) -> None:
         self._zones = [f"{config.workload.region}a", f"{config.workload.region}b"]
         super().__init__(scope, construct_id, **kwargs)
-        region = config.workload.region
         protect = config.protect_data
         removal = RemovalPolicy.RETAIN if protect else RemovalPolicy.DESTROY
         retention = log_retention(config.log_retention_days)
