@@ -58,7 +58,9 @@ def _default_clients(args: argparse.Namespace) -> OrgClients:
     return make_org_clients(args.profile, args.region, args.endpoint_url)
 
 
-def _run(args: argparse.Namespace, clients_factory: ClientsFactory, out: TextIO, stdin: TextIO) -> int:
+def _run(
+    args: argparse.Namespace, clients_factory: ClientsFactory, out: TextIO, err: TextIO, stdin: TextIO
+) -> int:
     spec = load_spec(Path(args.spec))
     if args.command == "validate":
         print(
@@ -69,10 +71,8 @@ def _run(args: argparse.Namespace, clients_factory: ClientsFactory, out: TextIO,
     clients = clients_factory(args)
     state = read_state(clients)
     if state.instance_arn is None and (spec.users or spec.groups or spec.permission_sets):
-        print(
-            "warning: no IAM Identity Center instance found; Identity Center changes are not planned",
-            file=out,
-        )
+        # on stderr, so that `plan --json` output stays parseable
+        print("warning: no IAM Identity Center instance found; Identity Center is not planned", file=err)
     if args.command == "plan":
         changes = plan(spec, state)
         print(
@@ -114,7 +114,7 @@ def main(
     out, err, stdin = out or sys.stdout, err or sys.stderr, stdin or sys.stdin
     args = _parser().parse_args(argv)
     try:
-        return _run(args, clients_factory, out, stdin)
+        return _run(args, clients_factory, out, err, stdin)
     except SpecError as error:
         print(f"city-org: the spec has {len(error.problems)} problem(s):", file=err)
         for problem in error.problems:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from city_org.aws import OrgClients, paginate
+from city_org.errors import AwsError
 from city_org.policies import minified
 
 SUSPENDED_AT_TAG = "city-org:suspended-at"
@@ -226,6 +227,11 @@ def read_state(clients: OrgClients) -> LiveState:
     """Everything the plan compares, read with paginated list calls."""
     org = clients.organizations
     organization = org.describe_organization()["Organization"]
+    if organization.get("FeatureSet", "ALL") != "ALL":
+        raise AwsError(
+            "the organization has only consolidated billing; enable all features (SCPs need them) in the "
+            "Organizations console or with `aws organizations enable-all-features`"
+        )
     root = org.list_roots()["Roots"][0]
     enabled = any(p["Type"] == SCP and p["Status"] == "ENABLED" for p in root.get("PolicyTypes", []))
     state = LiveState(
