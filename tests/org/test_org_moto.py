@@ -247,3 +247,44 @@ def test_outside_an_organization_the_message_says_how_to_create_one(aws_env: str
     assert code == 1
     assert "not in an organization" in err
     assert "create-organization --feature-set ALL" in err
+
+
+def test_allow_delete_removes_what_was_made_by_hand(organization: OrgClients, spec_copy: Path) -> None:
+    apply(spec_copy)
+    state = read_state(organization)
+    org = boto3.client("organizations")
+    legacy = org.create_organizational_unit(ParentId=state.root_id, Name="Legacy")["OrganizationalUnit"]["Id"]
+    org.create_organizational_unit(ParentId=legacy, Name="Old")
+    ids = boto3.client("identitystore")
+    store = state.identity_store_id
+    user = ids.create_user(
+        IdentityStoreId=store,
+        UserName="intruder",
+        DisplayName="In Truder",
+        Name={"GivenName": "In", "FamilyName": "Truder"},
+        Emails=[{"Value": "intruder@example.com", "Primary": True}],
+    )["UserId"]
+    group = ids.create_group(IdentityStoreId=store, DisplayName="console-admins")["GroupId"]
+    ids.create_group_membership(IdentityStoreId=store, GroupId=group, MemberId={"UserId": user})
+    boto3.client("sso-admin").create_permission_set(InstanceArn=state.instance_arn, Name="AdministratorAccess")
+
+    code, out, _ = run("drift", "--spec", str(spec_copy), "--json")
+    assert code == 0
+    assert {(d["kind"], d["key"]) for d in json.loads(out)["drift"]} == {
+        ("ou", "Legacy"),
+        ("ou", "Legacy/Old"),
+        ("user", "intruder"),
+        ("group", "console-admins"),
+        ("membership", "console-admins/intruder"),
+        ("permission_set", "AdministratorAccess"),
+    }
+    out = apply(spec_copy)
+    assert out.count("needs --allow-delete") == 6
+    out = apply(spec_copy, "--allow-delete")
+    assert "deleted ou Legacy/Old" in out
+    assert out.index("deleted ou Legacy/Old") < out.index("deleted ou Legacy\n")
+    assert out.index("deleted membership console-admins/intruder") < out.index("deleted group console-admins")
+    assert plan_changes(spec_copy) == []
+    after = read_state(organization)
+    assert "intruder" not in after.users
+    assert set(after.permission_sets) == {"provisioners"}
