@@ -266,7 +266,9 @@ def test_allow_delete_removes_what_was_made_by_hand(organization: OrgClients, sp
     )["UserId"]
     group = ids.create_group(IdentityStoreId=store, DisplayName="console-admins")["GroupId"]
     ids.create_group_membership(IdentityStoreId=store, GroupId=group, MemberId={"UserId": user})
-    boto3.client("sso-admin").create_permission_set(InstanceArn=state.instance_arn, Name="AdministratorAccess")
+    boto3.client("sso-admin").create_permission_set(
+        InstanceArn=state.instance_arn, Name="AdministratorAccess"
+    )
 
     code, out, _ = run("drift", "--spec", str(spec_copy), "--json")
     assert code == 0

@@ -15,7 +15,7 @@ from city_org.cli import main
 from city_org.diff import Change
 from city_org.errors import AwsError
 from city_org.spec import load_spec
-from city_org.state import LiveState
+from city_org.state import LiveAccount, LiveGroup, LivePermissionSet, LiveState
 
 from tests.org.conftest import SPEC_DIR
 
@@ -41,6 +41,10 @@ class FakeTime:
 
 USER_ARN = "arn:aws:identitystore::123456789012:identitystore/d-1234567890/user/u-1-0000000000000000"
 GROUP_ARN = "arn:aws:identitystore::123456789012:identitystore/d-1234567890/group/g-1-000000000000000"
+
+
+PROV_ID = "11111111-2222-3333-4444-555555555555"
+ASSIGN_ID = "66666666-7777-8888-9999-000000000000"
 
 
 def live_state() -> LiveState:
@@ -260,3 +264,94 @@ def test_clients_use_standard_retries_the_endpoint_and_the_profile(
         assert client.meta.endpoint_url == "http://127.0.0.1:5999"
         assert client.meta.region_name == "eu-west-1"
     assert made.organizations._request_signer._credentials.access_key == "k"
+
+
+def test_provisioning_and_assignments_in_progress_are_polled_until_done() -> None:
+    made = clients()
+    stub = Stubber(made.sso_admin)
+    instance = "arn:aws:sso:::instance/ssoins-1"
+    ps_arn = "arn:aws:sso:::permissionSet/ssoins-1/ps-1"
+    stub.add_response(
+        "update_permission_set",
+        {},
+        {"InstanceArn": instance, "PermissionSetArn": ps_arn, "SessionDuration": "PT8H"},
+    )
+    stub.add_response(
+        "provision_permission_set",
+        {"PermissionSetProvisioningStatus": {"Status": "IN_PROGRESS", "RequestId": PROV_ID}},
+        {"InstanceArn": instance, "PermissionSetArn": ps_arn, "TargetType": "ALL_PROVISIONED_ACCOUNTS"},
+    )
+    stub.add_response(
+        "describe_permission_set_provisioning_status",
+        {"PermissionSetProvisioningStatus": {"Status": "SUCCEEDED", "RequestId": PROV_ID}},
+        {"InstanceArn": instance, "ProvisionPermissionSetRequestId": PROV_ID},
+    )
+    stub.add_response(
+        "create_account_assignment",
+        {"AccountAssignmentCreationStatus": {"Status": "IN_PROGRESS", "RequestId": ASSIGN_ID}},
+        {
+            "InstanceArn": instance,
+            "TargetId": "111122223333",
+            "TargetType": "AWS_ACCOUNT",
+            "PermissionSetArn": ps_arn,
+            "PrincipalType": "GROUP",
+            "PrincipalId": "g-1",
+        },
+    )
+    stub.add_response(
+        "describe_account_assignment_creation_status",
+        {"AccountAssignmentCreationStatus": {"Status": "IN_PROGRESS", "RequestId": ASSIGN_ID}},
+        {"InstanceArn": instance, "AccountAssignmentCreationRequestId": ASSIGN_ID},
+    )
+    stub.add_response(
+        "describe_account_assignment_creation_status",
+        {
+            "AccountAssignmentCreationStatus": {
+                "Status": "FAILED",
+                "RequestId": ASSIGN_ID,
+                "FailureReason": "no access",
+            }
+        },
+        {"InstanceArn": instance, "AccountAssignmentCreationRequestId": ASSIGN_ID},
+    )
+    state = live_state()
+    state.permission_sets["provisioners"] = LivePermissionSet(
+        ps_arn, "provisioners", "", "PT1H", None, None, ()
+    )
+    state.groups["provisioners"] = LiveGroup("g-1", "provisioners", "")
+    state.accounts["sandbox"] = LiveAccount("111122223333", "sandbox", "a@b.example", "ACTIVE", "Sandbox", {})
+    clock = FakeTime()
+    applier = Applier(
+        made,
+        load_spec(SPEC_DIR / "organization.yaml"),
+        state,
+        poller=Poller(sleep=clock.sleep, clock=lambda: clock.now),
+    )
+    update = Change(
+        "update",
+        "permission_set",
+        "provisioners",
+        {"session_duration": "PT1H", "description": "", "relay_state": None},
+        {"session_duration": "PT8H", "description": "", "relay_state": None},
+        ids={"arn": ps_arn},
+    )
+    assign = Change(
+        "create",
+        "assignment",
+        "group:provisioners / provisioners @ sandbox",
+        after={
+            "principal_type": "GROUP",
+            "principal": "provisioners",
+            "permission_set": "provisioners",
+            "account": "sandbox",
+        },
+    )
+    with (
+        stub,
+        pytest.raises(
+            AwsError, match="assignment group:provisioners / provisioners @ sandbox failed: no access"
+        ),
+    ):
+        applier.apply([assign, update])
+    stub.assert_no_pending_responses()
+    assert clock.sleeps == [5.0]  # status checked at once, then after each interval

@@ -131,36 +131,36 @@ def _plan_organization(spec: OrganizationSpec, state: LiveState) -> list[Change]
 
     live_by_email = {a.email.lower(): a for a in state.accounts.values()}
     for account in spec.accounts:
-        live = state.accounts.get(account.name)
-        ou = _desired_account_ou(spec, account, live)
-        tags = _desired_tags(account, live)
-        if live is None:
+        live_account = state.accounts.get(account.name)
+        ou = _desired_account_ou(spec, account, live_account)
+        tags = _desired_tags(account, live_account)
+        if live_account is None:
             owner = live_by_email.get(account.email.lower())
             after = {"email": account.email, "ou": ou, "tags": tags}
             if owner is not None:
                 after["email_in_use_by"] = owner.name  # the applier refuses this with a clear message
             changes.append(Change("create", "account", account.name, after=after))
             continue
-        if live.ou != ou:
+        if live_account.ou != ou:
             changes.append(
                 Change(
                     "move",
                     "account",
                     account.name,
-                    {"ou": live.ou or "root"},
+                    {"ou": live_account.ou or "root"},
                     {"ou": ou},
-                    ids={"account_id": live.id},
+                    ids={"account_id": live_account.id},
                 )
             )
-        if live.tags != tags:
+        if live_account.tags != tags:
             changes.append(
                 Change(
                     "update",
                     "account",
                     account.name,
-                    {"tags": live.tags},
+                    {"tags": live_account.tags},
                     {"tags": tags},
-                    ids={"account_id": live.id},
+                    ids={"account_id": live_account.id},
                 )
             )
     return changes
@@ -169,7 +169,7 @@ def _plan_organization(spec: OrganizationSpec, state: LiveState) -> list[Change]
 def _plan_identity_center(spec: OrganizationSpec, state: LiveState) -> list[Change]:
     changes: list[Change] = []
     for user in spec.users:
-        after = {
+        after: dict[str, Any] = {
             "email": user.email,
             "given_name": user.given_name,
             "family_name": user.family_name,
@@ -181,7 +181,7 @@ def _plan_identity_center(spec: OrganizationSpec, state: LiveState) -> list[Chan
         if live is None:
             changes.append(Change("create", "user", user.username, after=after))
             continue
-        before = {key: getattr(live, key) for key in after}
+        before: dict[str, Any] = {key: getattr(live, key) for key in after}
         if before != after:
             changes.append(Change("update", "user", user.username, before, after, ids={"user_id": live.id}))
     for username, live_user in state.users.items():

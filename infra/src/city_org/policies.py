@@ -48,7 +48,7 @@ def is_known_condition_operator(name: str) -> bool:
     if name == "Null":
         return True
     match = _OPERATOR.match(name)
-    return bool(match) and match.group("base") in _BASE_OPERATORS
+    return match is not None and match.group("base") in _BASE_OPERATORS
 
 
 def minified(document: Any) -> str:
