@@ -49,7 +49,7 @@ export function TaskDetails({ id }: { id: string }) {
     setDeleteError('');
     try {
       await api.deleteTask(task.id, etag);
-      setNotice(`Task “${task.name}” deleted.`);
+      setNotice(`Task “${task.name}” deleted.`, '/tasks');
       route('/tasks');
     } catch (error) {
       const status = error instanceof ApiError ? error.status : 500;
