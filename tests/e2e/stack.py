@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 60
 POOL_ID = "us-east-1_LocalPool"
 WEB_CLIENT_ID = "city-tasks-web"
+IDP_SEED = REPO / "services" / "idp" / "seed.yaml"
 
 
 def missing_pieces() -> list[str]:

@@ -13,12 +13,15 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.e2e.browser import screenshot
 from tests.e2e.hosted_ui import Authenticator, read_totp_secret, submit_code, submit_login
 from tests.e2e.stack import (
+    IDP_SEED,
     POOL_ID,
     WEB_CLIENT_ID,
     console_script,
@@ -32,8 +35,8 @@ from tests.e2e.web_server import WebServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-WEB_PORT = 8100  # the web client's callback and sign-out URLs are registered for this origin
 PASSWORD = "Correct-Horse-42!"
+DEFAULT_WEB_PORT = 8100  # the seed's web client lists callback URLs for this origin
 
 
 @dataclass
@@ -44,25 +47,44 @@ class Stack:
     api_url: str
 
 
+def seed_with_origin(seed: Path, origin: str, out: Path) -> bool:
+    """A copy of the IdP's seed whose web client also accepts ``origin``; False when the seed's shape is
+    not the expected one (the test then uses the origin the seed already lists)."""
+    try:
+        data = yaml.safe_load(seed.read_text())
+        client = next(c for c in data["clients"] if c.get("client_id") == WEB_CLIENT_ID)
+        client.setdefault("callback_urls", []).append(f"{origin}/auth/callback")
+        client.setdefault("logout_urls", []).append(f"{origin}/")
+    except (OSError, KeyError, TypeError, StopIteration, AttributeError, yaml.YAMLError):
+        return False
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    return True
+
+
 @pytest.fixture(scope="module")
 def stack(request, tmp_path_factory) -> Iterator[Stack]:
     missing = missing_pieces()
     if missing:
         pytest.skip(f"the local stack is not on this branch yet (missing: {', '.join(missing)})")
-    if not port_is_free(WEB_PORT):
-        pytest.fail(f"port {WEB_PORT} is busy (a `make dev` running?): the IdP's callback URL needs it")
     # Only now: a skipped run must not build the app or start PostgreSQL.
     frontend_dist = request.getfixturevalue("frontend_dist")
     postgres_server = request.getfixturevalue("postgres_server")
     work = tmp_path_factory.mktemp("stack")
-    idp_port, api_port = free_port(), free_port()
+    idp_port, api_port, web_port = free_port(), free_port(), free_port()
+    seed = work / "seed.yaml"
+    if not seed_with_origin(IDP_SEED, f"http://localhost:{web_port}", seed):
+        web_port = DEFAULT_WEB_PORT
+        seed = IDP_SEED
+        if not port_is_free(web_port):
+            pytest.fail(f"port {web_port} is busy (a `make dev` running?): the IdP's callback URL needs it")
     idp_url = f"http://localhost:{idp_port}"
     issuer = f"{idp_url}/{POOL_ID}"
     idp_env = {
-        "PUBLIC_URL": idp_url,
-        "HOST": "127.0.0.1",
-        "PORT": str(idp_port),
-        "IDP_SQLITE_PATH": str(work / "idp.db"),
+        "IDP_PUBLIC_URL": idp_url,
+        "IDP_HOST": "127.0.0.1",
+        "IDP_PORT": str(idp_port),
+        "IDP_DATABASE_URL": f"sqlite:///{work / 'idp.sqlite3'}",
+        "IDP_SEED_FILE": str(seed),
     }
     database_url = postgres_server.create_database()
     api_env = {
@@ -81,9 +103,9 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
     with (
         running([*console_script("idp"), "serve"], idp_env, work, work / "idp.log", idp_ready),
         running([*console_script("tasks-api"), "serve"], api_env, work, work / "api.log", api_ready),
-        WebServer(frontend_dist, config, api_url=f"http://127.0.0.1:{api_port}", port=WEB_PORT) as web,
+        WebServer(frontend_dist, config, api_url=f"http://127.0.0.1:{api_port}", port=web_port) as web,
     ):
-        web_url = f"http://localhost:{WEB_PORT}"
+        web_url = f"http://localhost:{web_port}"
         yield Stack(web=web, web_url=web_url, idp_url=idp_url, api_url=web.api_url or "")
     postgres_server.drop_database(database_url.rsplit("/", 1)[1])
 
