@@ -70,3 +70,22 @@ def test_broken_runtime_config_is_explained(frontend_dist, chromium, console):
         assert "authority" in page.locator("main").inner_text()
         page.close()
     assert console.errors == []
+
+
+def test_unreachable_idp_is_explained_not_thrown(frontend_dist, chromium, console):
+    from tests.e2e.stack import free_port
+
+    dead = f"http://localhost:{free_port()}"
+    config = {**LOCAL_CONFIG, "authority": f"{dead}/us-east-1_LocalPool", "hostedUiDomain": dead}
+    with WebServer(frontend_dist, config, api_url=None) as web:
+        page = chromium.new_page()
+        console.watch(page)
+        # A protected page: the app tries the IdP, cannot reach it, and says so with a retry.
+        page.goto(f"http://127.0.0.1:{web.port}/tasks", wait_until="networkidle")
+        page.get_by_role("heading", name="Sign-in is unavailable").wait_for(timeout=15_000)
+        assert "cannot be reached" in page.get_by_role("alert").inner_text()
+        assert page.get_by_role("button", name="Try again").is_visible()
+        screenshot(page, "02b-idp-unreachable")
+        page.close()
+    # The browser reports the refused connection itself; the app adds no error of its own.
+    assert [e for e in console.errors if "ERR_CONNECTION_REFUSED" not in e] == []

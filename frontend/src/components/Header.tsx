@@ -1,9 +1,11 @@
 import { useApp } from '../context';
 import { displayName } from '../auth/auth';
+import { useSignIn } from '../auth/useSignIn';
 
 export function Header() {
   const { auth, user } = useApp();
   const name = displayName(user);
+  const [signIn, signInError] = useSignIn();
   return (
     <header class="site-header">
       <a class="skip-link" href="#main">
@@ -26,9 +28,16 @@ export function Header() {
             </button>
           </>
         ) : (
-          <button type="button" class="button small primary" onClick={() => auth.signIn('/tasks')}>
-            Sign in
-          </button>
+          <>
+            {signInError && (
+              <span class="header-error" role="alert">
+                {signInError}
+              </span>
+            )}
+            <button type="button" class="button small primary" onClick={() => signIn('/tasks')}>
+              Sign in
+            </button>
+          </>
         )}
       </div>
     </header>
