@@ -1,9 +1,11 @@
+import { useLocation } from 'preact-iso';
 import { useApp } from '../context';
 import { displayName } from '../auth/auth';
 import { useSignIn } from '../auth/useSignIn';
 
 export function Header() {
   const { auth, user } = useApp();
+  const { path } = useLocation();
   const name = displayName(user);
   const [signIn, signInError] = useSignIn();
   return (
@@ -15,7 +17,11 @@ export function Header() {
         City Tasks
       </a>
       <nav aria-label="Main">
-        {user && <a href="/tasks">Tasks</a>}
+        {user && (
+          <a href="/tasks" aria-current={path.startsWith('/tasks') ? 'page' : undefined}>
+            Tasks
+          </a>
+        )}
       </nav>
       <div class="account">
         {user ? (
