@@ -52,13 +52,20 @@ def secret_hash(username: str, client_id: str, client_secret: str) -> str:
     return base64.b64encode(digest).decode()
 
 
-def totp_wait(last_step: int | None, now: float) -> float:
-    """Seconds to wait before a TOTP code that was not used yet is current: the IdP refuses a replayed
-    code, so a user who just answered a challenge must wait for the next 30 s step."""
-    step = int(now // TOTP_STEP_S)
-    if last_step is None or step > last_step:
-        return 0.0
-    return (last_step + 1) * TOTP_STEP_S - now
+def totp_step(last_step: int | None, now: float, drift: int = 1) -> tuple[int | None, float]:
+    """Which TOTP step to answer with at ``now``, or how long to wait for one.
+
+    The IdP refuses a code whose step is not after the last one it accepted from that user (a replay),
+    and accepts ``drift`` steps of clock skew either way (RFC 6238; one step for the local IdP). A user
+    who just spent the current step (say in the MFA setup) can answer at once with the next step's code
+    instead of waiting up to 30 s; with ``drift=0`` the caller waits for the next step.
+    """
+    current = int(now // TOTP_STEP_S)
+    step = current if last_step is None else max(current, last_step + 1)
+    if step <= current + drift:
+        return step, 0.0
+    assert last_step is not None
+    return None, (last_step + 1 - drift) * TOTP_STEP_S - now
 
 
 class LoginError(RuntimeError):
@@ -78,22 +85,25 @@ class TotpLedger:
         secret: str,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        drift: int = 1,
     ) -> str:
         # One wait always reaches a fresh step; the bound only guards against a clock that stands still.
         for _ in range(3):
             with self._lock:
-                now = clock()
-                wait = totp_wait(self._last.get(username), now)
-                if wait == 0.0:
-                    step = int(now // TOTP_STEP_S)
+                step, wait = totp_step(self._last.get(username), clock(), drift)
+                if step is not None:
                     self._last[username] = step
                     return pyotp.TOTP(secret).at(step * TOTP_STEP_S)
             sleep(min(wait + 0.05, TOTP_STEP_S))
         raise LoginError(f"no fresh TOTP step for {username}: is the clock moving?")
 
-    def mark_used(self, username: str, when: float) -> None:
+    def mark_used(self, username: str, step: int) -> None:
         with self._lock:
-            self._last[username] = max(self._last.get(username, -1), int(when // TOTP_STEP_S))
+            self._last[username] = max(self._last.get(username, step), step)
+
+    def last_step(self, username: str) -> int | None:
+        with self._lock:
+            return self._last.get(username)
 
 
 LEDGER = TotpLedger()
@@ -110,6 +120,7 @@ class CognitoLogin:
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     attempts: int = 3
+    drift: int = 1  # answer with the next step's code rather than wait; dropped to 0 if the IdP refuses it
 
     def _auth_params(self, username: str, **extra: str) -> dict[str, str]:
         params = dict(extra)
@@ -123,8 +134,10 @@ class CognitoLogin:
             try:
                 return self._login_once(username, password, totp_secret)
             except self.client.exceptions.CodeMismatchException as exc:
-                # The code was used already (e.g. by the MFA setup a moment ago): the ledger now waits.
-                self.ledger.mark_used(username, self.clock())
+                # Spent already (by another process) or outside the IdP's skew window: from now on wait
+                # for a fresh current step.
+                self.ledger.mark_used(username, int(self.clock() // TOTP_STEP_S))
+                self.drift = 0
                 last_error = exc
         raise LoginError(f"TOTP challenge for {username} failed {self.attempts} times: {last_error}")
 
@@ -137,7 +150,9 @@ class CognitoLogin:
         )
         challenge = response.get("ChallengeName")
         if challenge == "SOFTWARE_TOKEN_MFA":
-            code = self.ledger.next_code(username, totp_secret, clock=self.clock, sleep=self.sleep)
+            code = self.ledger.next_code(
+                username, totp_secret, clock=self.clock, sleep=self.sleep, drift=self.drift
+            )
             response = self.client.respond_to_auth_challenge(
                 ClientId=self.client_id,
                 ChallengeName="SOFTWARE_TOKEN_MFA",

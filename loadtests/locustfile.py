@@ -33,7 +33,7 @@ from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadtests import mix, shapes
-from loadtests.auth import CognitoLogin, LoginError, Token, client_credentials_token
+from loadtests.auth import LEDGER, CognitoLogin, LoginError, Token, client_credentials_token
 from loadtests.thresholds import Thresholds, format_table, stats_from_environment, violations
 from loadtests.users import PoolUser, load_pool, pool_index
 
@@ -189,8 +189,13 @@ class PersonUser(ApiUser):
         pool = _the_pool()
         number = next(_user_numbers)
         self.person = pool[pool_index(number, worker_index, int(ENV.get("LOAD_WORKERS", "1")), len(pool))]
+        if self.person.totp_last_step is not None:
+            LEDGER.mark_used(self.person.username, self.person.totp_last_step)
         self.login = CognitoLogin(
-            _cognito_client(), ENV["LOAD_CLIENT_ID"], ENV.get("LOAD_CLIENT_SECRET") or None
+            _cognito_client(),
+            ENV["LOAD_CLIENT_ID"],
+            ENV.get("LOAD_CLIENT_SECRET") or None,
+            drift=int(ENV.get("LOAD_TOTP_DRIFT", "1")),
         )
         super().on_start()
 

@@ -11,7 +11,7 @@ from loadtests.auth import (
     client_credentials_token,
     renew_at,
     secret_hash,
-    totp_wait,
+    totp_step,
 )
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -44,23 +44,33 @@ def test_tokens_are_renewed_before_they_expire():
     assert token.needs_renewal(1000 + 3240)
 
 
-def test_totp_wait_for_a_fresh_step():
-    assert totp_wait(None, 65.0) == 0.0
-    assert totp_wait(1, 65.0) == 0.0  # step 2 is current, step 1 was spent
-    assert totp_wait(2, 65.0) == pytest.approx(25.0)  # step 2 spent: wait for step 3 at 90 s
+def test_totp_step_never_replays_and_uses_the_skew_window():
+    assert totp_step(None, 65.0) == (2, 0.0)
+    assert totp_step(1, 65.0) == (2, 0.0)  # step 2 is current, step 1 was spent
+    assert totp_step(2, 65.0) == (3, 0.0)  # step 2 spent: the next step's code is within one step of skew
+    step, wait = totp_step(3, 65.0)  # steps 2 and 3 spent: wait until step 3 is current (4 is then in skew)
+    assert step is None
+    assert wait == pytest.approx(25.0)
+    step, wait = totp_step(2, 65.0, drift=0)  # a strict IdP: wait for step 3 at 90 s
+    assert step is None
+    assert wait == pytest.approx(25.0)
 
 
 def test_the_ledger_never_hands_out_the_same_code_twice():
     clock = FakeClock(1_000_000.0)
     ledger = TotpLedger()
-    first = ledger.next_code("ana@example.com", SECRET, clock=clock, sleep=clock.sleep)
-    second = ledger.next_code("ana@example.com", SECRET, clock=clock, sleep=clock.sleep)
+    first = ledger.next_code("ana@example.com", SECRET, clock=clock, sleep=clock.sleep, drift=0)
+    second = ledger.next_code("ana@example.com", SECRET, clock=clock, sleep=clock.sleep, drift=0)
     assert first == pyotp.TOTP(SECRET).at(1_000_000.0)
     assert second == pyotp.TOTP(SECRET).at(1_000_020.0)  # the next 30 s step, after a wait
     assert clock.slept
     assert 20 <= clock.slept[0] <= 21
+    # With one step of skew allowed, the next code comes at once.
+    third = ledger.next_code("ana@example.com", SECRET, clock=clock, sleep=clock.sleep)
+    assert third == pyotp.TOTP(SECRET).at(1_000_050.0)
+    assert len(clock.slept) == 1
     # Another user is not held up.
-    ledger.next_code("bob@example.com", SECRET, clock=clock, sleep=clock.sleep)
+    ledger.next_code("bob@example.com", SECRET, clock=clock, sleep=clock.sleep, drift=0)
     assert len(clock.slept) == 1
 
 
@@ -133,7 +143,8 @@ def test_a_replayed_code_is_retried_on_the_next_step():
         token = login.login("ana@example.com", "pw", SECRET)
         stub.assert_no_pending_responses()
     assert token.access_token == "access-1"
-    assert clock.now >= 3_000_010.0  # it waited for the next 30 s step
+    assert login.drift == 0  # the IdP refused a code: no more answering ahead of the clock
+    assert clock.now >= 3_000_010.0  # it waited for a fresh current step
 
 
 def test_login_gives_up_with_a_clear_error():
@@ -200,6 +211,6 @@ def test_client_credentials_grant():
 
 def test_a_clock_that_stands_still_is_an_error_not_a_hang():
     ledger = TotpLedger()
-    ledger.next_code("ana@example.com", SECRET, clock=lambda: 100.0, sleep=lambda _: None)
+    ledger.next_code("ana@example.com", SECRET, clock=lambda: 100.0, sleep=lambda _: None, drift=0)
     with pytest.raises(LoginError, match="no fresh TOTP step"):
-        ledger.next_code("ana@example.com", SECRET, clock=lambda: 100.0, sleep=lambda _: None)
+        ledger.next_code("ana@example.com", SECRET, clock=lambda: 100.0, sleep=lambda _: None, drift=0)
