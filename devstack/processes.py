@@ -29,7 +29,7 @@ class StackError(RuntimeError):
 class Console:
     """Serialises lines from several threads and prefixes each with its service's name."""
 
-    def __init__(self, stream: IO[str] = sys.stdout, width: int = 8) -> None:
+    def __init__(self, stream: IO[str] = sys.stdout, width: int = 9) -> None:
         self._stream = stream
         self._lock = threading.RLock()  # re-entrant: a signal handler may log mid-line
         self._width = width
