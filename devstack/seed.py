@@ -71,3 +71,14 @@ def read_seed(path: Path) -> Seed:
         demo_username=str(username or DEMO_USER),
         demo_password=str(password) if password is not None else None,
     )
+
+
+def login_hint(path: Path) -> str:
+    seed = read_seed(path)
+    return f"{seed.demo_username} / {seed.demo_password or f'(the password in {path.name})'}"
+
+
+if __name__ == "__main__":  # `python -m devstack.seed`: the demo login line that `make up` prints
+    from devstack.config import SEED_FILE
+
+    print(login_hint(SEED_FILE))

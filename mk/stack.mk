@@ -13,7 +13,7 @@ up:  ## build and start the compose stack (web :8100, API :8080, IdP :9229)
 	$(require_docker)
 	$(COMPOSE) up --build --detach --wait
 	@echo "City Tasks is up: http://localhost:8100  (API http://localhost:8080/docs, IdP http://localhost:9229)"
-	@echo "Demo login: see the 'idp' log: $(COMPOSE) logs idp | grep -i demo"
+	@echo "Demo login: $$($(UV) run --frozen python -m devstack.seed 2>/dev/null || echo 'see services/idp/seed.yaml')"
 	@echo "Current TOTP code: $(COMPOSE) exec idp idp totp demo@example.com"
 
 down:  ## stop the compose stack (add V=1 to drop its volumes too)
