@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+SEED_FILE = Path(__file__).resolve().parents[1] / "services" / "idp" / "seed.yaml"
 DEFAULT_POOL_ID = "us-east-1_LocalPool"
 DEFAULT_CLIENT_ID = "city-tasks-web"
 DEMO_USER = "demo@example.com"
@@ -79,6 +80,4 @@ def login_hint(path: Path) -> str:
 
 
 if __name__ == "__main__":  # `python -m devstack.seed`: the demo login line that `make up` prints
-    from devstack.config import SEED_FILE
-
     print(login_hint(SEED_FILE))
