@@ -50,7 +50,12 @@ def _tampered(tokens: TokenFactory) -> str:
 
 
 OTHER_KEY = new_signing_key("other-key", slot=1)
-NOW = int(time.time())
+
+
+def _now() -> int:
+    # Evaluated when a case runs, not at import: the suite may run for many minutes before this module.
+    return int(time.time())
+
 
 # name -> builds the Authorization header value from the factory and the trusted key
 BAD: dict[str, Callable[[TokenFactory, SigningKey], str]] = {
@@ -64,9 +69,9 @@ BAD: dict[str, Callable[[TokenFactory, SigningKey], str]] = {
     "payload not json": lambda t, k: (
         "Bearer " + _b64(b'{"alg":"RS256","kid":"test-key-1"}') + ".bm90IGpzb24.c2ln"
     ),
-    "expired": lambda t, k: f"Bearer {t.access(exp=NOW - 60, iat=NOW - 3600)}",
-    "not yet valid (nbf)": lambda t, k: f"Bearer {t.access(nbf=NOW + 600)}",
-    "issued in the future": lambda t, k: f"Bearer {t.access(iat=NOW + 600, exp=NOW + 4000)}",
+    "expired": lambda t, k: f"Bearer {t.access(exp=_now() - 60, iat=_now() - 3600)}",
+    "not yet valid (nbf)": lambda t, k: f"Bearer {t.access(nbf=_now() + 600)}",
+    "issued in the future": lambda t, k: f"Bearer {t.access(iat=_now() + 600, exp=_now() + 4000)}",
     "no exp": lambda t, k: f"Bearer {_without(t, 'exp')}",
     "no sub": lambda t, k: f"Bearer {_without(t, 'sub')}",
     "wrong issuer": lambda t, k: (
