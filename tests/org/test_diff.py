@@ -192,3 +192,17 @@ def test_without_the_scp_policy_type_the_plan_enables_it_before_attaching() -> N
     assert changes[0] == Change("create", "policy_type", "SERVICE_CONTROL_POLICY", after={"root": "enabled"})
     assert {c.kind for c in changes[1:]} == {"attachment"}
     assert len(changes) == 10
+
+
+def test_an_edited_policy_is_shown_as_a_json_diff() -> None:
+    state = converged()
+    live = state.scps["city-deny-all"]
+    document = json.loads(live.content)
+    document["Statement"][0]["Action"] = "s3:*"
+    live.content = json.dumps(document)
+    (change,) = plan(SPEC, state)
+    text = render_plan([change])
+    assert "~ update policy city-deny-all\n      content:\n        @@" in text
+    assert '-      "Action": "s3:*",\n' in text
+    assert '+      "Action": "*",\n' in text
+    assert "Plan: 0 to create, 1 to update, 0 to move, 0 to delete." in text

@@ -236,3 +236,25 @@ def test_a_missing_spec_file_is_reported(tmp_path: Path) -> None:
     err = io.StringIO()
     assert main(["validate", "--spec", str(tmp_path / "nope.yaml")], out=io.StringIO(), err=err) == 1
     assert "nope.yaml: cannot read the spec (No such file or directory)" in err.getvalue()
+
+
+def test_validate_refuses_an_oversized_scp_and_an_unknown_operator(spec_copy: Path) -> None:
+    policies = spec_copy.parent / "policies"
+    guardrails = json.loads((policies / "guardrails-deny-list.json").read_text())
+    guardrails["Statement"].append(
+        {"Effect": "Deny", "Action": [f"ec2:Denied{i:04d}" for i in range(200)], "Resource": "*"}
+    )
+    (policies / "guardrails-deny-list.json").write_text(json.dumps(guardrails, indent=2))
+    deny_all = json.loads((policies / "deny-all.json").read_text())
+    deny_all["Statement"][0]["Condition"] = {"StringEqualsMaybe": {"aws:PrincipalTag/team": "x"}}
+    (policies / "deny-all.json").write_text(json.dumps(deny_all))
+    err = io.StringIO()
+    assert main(["validate", "--spec", str(spec_copy)], out=io.StringIO(), err=err) == 1
+    lines = err.getvalue().splitlines()
+    assert lines[0] == "city-org: the spec has 2 problem(s):"
+    assert "guardrails-deny-list.json: policy is" in lines[1]
+    assert "an SCP may have at most 5120" in lines[1]
+    assert lines[2].endswith(
+        "deny-all.json: Statement[0].Condition: unknown condition operator 'StringEqualsMaybe'"
+    )
+    assert "Traceback" not in err.getvalue()
