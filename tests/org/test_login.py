@@ -361,21 +361,14 @@ def test_a_legacy_profile_caches_under_the_start_url(harness: Harness) -> None:
 
 def test_populate_writes_a_profile_per_account_and_role(harness: Harness) -> None:
     valid_cache(harness)
+    # two pages of accounts: the paginator must follow nextToken
     harness.sso_stub.add_response(
         "list_accounts",
         {
             "accountList": [
-                {
-                    "accountId": "111122223333",
-                    "accountName": "workloads-dev",
-                    "emailAddress": "a@example.com",
-                },
-                {
-                    "accountId": "444455556666",
-                    "accountName": "Deployments Prod",
-                    "emailAddress": "b@example.com",
-                },
-            ]
+                {"accountId": "111122223333", "accountName": "workloads-dev", "emailAddress": "a@example.com"}
+            ],
+            "nextToken": "page-2",
         },
         {"accessToken": "cached-token"},
     )
@@ -383,6 +376,19 @@ def test_populate_writes_a_profile_per_account_and_role(harness: Harness) -> Non
         "list_account_roles",
         {"roleList": [{"roleName": "provisioners", "accountId": "111122223333"}, {"roleName": "ReadOnly"}]},
         {"accessToken": "cached-token", "accountId": "111122223333"},
+    )
+    harness.sso_stub.add_response(
+        "list_accounts",
+        {
+            "accountList": [
+                {
+                    "accountId": "444455556666",
+                    "accountName": "Deployments Prod",
+                    "emailAddress": "b@example.com",
+                }
+            ]
+        },
+        {"accessToken": "cached-token", "nextToken": "page-2"},
     )
     harness.sso_stub.add_response(
         "list_account_roles",
