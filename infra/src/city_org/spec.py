@@ -84,6 +84,8 @@ class OrganizationSpec:
     groups: tuple[GroupSpec, ...]
     permission_sets: tuple[PermissionSetSpec, ...]
     assignments: tuple[AssignmentSpec, ...]
+    # Without an identity_center section Identity Center is left alone: nothing planned, nothing deleted.
+    manages_identity_center: bool = True
 
     def account(self, name: str) -> AccountSpec | None:
         return next((a for a in self.accounts if a.name == name), None)
@@ -374,4 +376,5 @@ def load_spec(path: str | Path) -> OrganizationSpec:
         groups=tuple(groups),
         permission_sets=tuple(permission_sets),
         assignments=tuple(assignments),
+        manages_identity_center="identity_center" in top,
     )
