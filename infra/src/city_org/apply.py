@@ -94,7 +94,13 @@ class Applier:
             if not provisioned and change.kind == "assignment":
                 self._provision()
                 provisioned = True
-            getattr(self, f"_{change.action}_{change.kind}")(change)
+            try:
+                getattr(self, f"_{change.action}_{change.kind}")(change)
+            except Exception:
+                # what succeeded is real; say so before the error message, so nobody guesses
+                done = len(result.applied)
+                self._say(f"  stopped at {change.action} {change.kind} {change.key} after {done} change(s)")
+                raise
             result.applied.append(change)
             self._say(f"  {_PAST[change.action]} {change.kind} {change.key}")
         if not provisioned:
