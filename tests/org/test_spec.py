@@ -258,3 +258,18 @@ def test_validate_refuses_an_oversized_scp_and_an_unknown_operator(spec_copy: Pa
         "deny-all.json: Statement[0].Condition: unknown condition operator 'StringEqualsMaybe'"
     )
     assert "Traceback" not in err.getvalue()
+
+
+def test_aws_name_limits_are_checked(spec_copy: Path) -> None:
+    text = spec_copy.read_text()
+    text = text.replace("- name: sandbox\n", f"- name: {'s' * 51}\n", 1)
+    text = text.replace(
+        "    - name: provisioners\n      description: Deploys",
+        "    - name: provisioners team\n      description: Deploys",
+    )
+    spec_copy.write_text(text.replace("permission_set: provisioners", "permission_set: provisioners team"))
+    assert problems_of(spec_copy) == [
+        "organization.yaml: accounts[1].name: at most 50 characters (AWS limit), got 51",
+        "organization.yaml: identity_center.permission_sets[0].name: "
+        "use 1-32 letters, digits or +=,.@- (an AWS limit)",
+    ]
