@@ -273,3 +273,15 @@ def test_aws_name_limits_are_checked(spec_copy: Path) -> None:
         "organization.yaml: identity_center.permission_sets[0].name: "
         "use 1-32 letters, digits or +=,.@- (an AWS limit)",
     ]
+
+
+def test_more_scps_on_one_ou_than_aws_allows_is_refused(spec_copy: Path) -> None:
+    extra = "".join(
+        f"  - name: extra-{i}\n    file: policies/deny-all.json\n    targets: [Sandbox]\n" for i in range(4)
+    )
+    text = spec_copy.read_text().replace("\naccounts:\n", f"{extra}\naccounts:\n", 1)
+    spec_copy.write_text(text)
+    assert problems_of(spec_copy) == [
+        "organization.yaml: service_control_policies: OU Sandbox would get 5 SCPs (city-guardrails, extra-0, "
+        "extra-1, extra-2, extra-3); AWS allows 5 per target including FullAWSAccess"
+    ]

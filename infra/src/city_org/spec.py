@@ -19,6 +19,7 @@ from city_org.policies import load_policy_file
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DURATION = re.compile(r"^PT(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?$")
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
+MAX_SCPS_PER_TARGET = 5
 _PERMISSION_SET_NAME = re.compile(r"^[\w+=,.@-]{1,32}$")
 
 
@@ -225,6 +226,15 @@ def load_spec(path: str | Path) -> OrganizationSpec:
         description = check.text(entry.get("description"), f"{at}.description", optional=True)
         scps.append(ScpSpec(name, description or name, content, targets))
     check.unique([s.name for s in scps], "service_control_policies", "policy name")
+    for ou in ous:
+        attached = [s.name for s in scps if ou in s.targets]
+        # AWS allows five SCPs per target, and FullAWSAccess (or a replacement allow policy) takes one of them
+        if len(attached) > MAX_SCPS_PER_TARGET - 1:
+            check.problem(
+                "service_control_policies",
+                f"OU {ou} would get {len(attached)} SCPs ({', '.join(attached)}); AWS allows "
+                f"{MAX_SCPS_PER_TARGET} per target including FullAWSAccess",
+            )
 
     accounts: list[AccountSpec] = []
     for index, item in enumerate(check.items(top.get("accounts"), "accounts")):
