@@ -111,6 +111,9 @@ def test_make_dev_serves_a_login_and_a_task_and_stops_on_one_ctrl_c(stack: Stack
         assert re.search(rf"^{name}\s*\| ", output, re.MULTILINE), f"no log line prefixed with {name}"
 
     web = stack.url("web")
+    page = httpx.get(f"{web}/tasks", timeout=5)  # the app shell, or the page that says how to build it
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
     config = httpx.get(f"{web}/config.json", timeout=5).json()
     assert config["authority"] == f"http://localhost:{stack.ports['idp']}/{read_seed(SEED_FILE).pool_id}"
 
