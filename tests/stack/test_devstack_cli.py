@@ -150,7 +150,9 @@ def test_a_second_ctrl_c_kills_a_service_that_will_not_stop(tmp_path: Path) -> N
     process, _ = _start(tmp_path, env={"FAKE_STUBBORN": "api"})
     try:
         output = _read_until(process, "TOTP code")
-        api_pid = int(re.search(r"started api \(pid (\d+)\)", output)[1])
+        found = re.search(r"started api \(pid (\d+)\)", output)
+        assert found, output
+        api_pid = int(found[1])
         process.send_signal(signal.SIGINT)
         _read_until(process, "stopping api")
         time.sleep(1.2)  # a deliberate second press, not the doubled first one
