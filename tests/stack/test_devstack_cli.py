@@ -212,6 +212,22 @@ def test_a_busy_port_is_named_with_the_option_to_change_it(tmp_path: Path) -> No
     assert f"port already in use: {port} (API; choose another with --api-port)" in output
 
 
+def test_a_bad_port_variable_is_refused_with_its_name(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WEB_PORT", "eighty")
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args([])
+    assert exit_info.value.code == 2
+    assert "WEB_PORT must be a port number, not 'eighty'" in capsys.readouterr().err
+
+
+def test_port_variables_set_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_PORT", "18080")
+    assert parse_args([]).api_port == 18080
+    assert parse_args(["--api-port", "28080"]).api_port == 28080
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [(["--api-port", "0"], "between 1 and 65535"), (["--api-port", "9229"], "the ports must differ")],
