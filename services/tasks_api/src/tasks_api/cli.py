@@ -80,9 +80,16 @@ class DrainingServer:
             return
         self._readiness.draining = True  # type: ignore[attr-defined]
         log.info("draining for %.1f s before shutdown", self._drain)
-        self._timer = threading.Timer(self._drain, self._base_exit, args=(self._server, sig, None))
+        self._timer = threading.Timer(self._drain, self._stop, args=(sig,))
         self._timer.daemon = True
         self._timer.start()
+
+    def _stop(self, sig: int) -> None:
+        self._base_exit(self._server, sig, None)
+        # A drained shutdown is a clean exit (0), not death by the re-raised signal.
+        captured = getattr(self._server, "_captured_signals", None)
+        if isinstance(captured, list):
+            captured.clear()
 
     def run(self) -> None:
         self._server.run()
