@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from tasks_api import health, problems
 from tasks_api.auth import AccessTokenVerifier, JwksCache
-from tasks_api.db.engine import create_engine, create_sessionmaker, transactional
+from tasks_api.db.engine import create_pool, create_sessionmaker, transactional
 from tasks_api.db.migrate import upgrade
 from tasks_api.logging import AccessLogMiddleware
 from tasks_api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -43,7 +43,7 @@ def _optional(module: str) -> object | None:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    pool = create_engine(settings)
+    pool = create_pool(settings)
     # Transactional view and sessions (the executor, migrations, anything multi-statement) ...
     app.state.engine = transactional(pool)
     app.state.sessionmaker = create_sessionmaker(app.state.engine)

@@ -12,6 +12,12 @@ from tasks_api.settings import Settings
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
+    """An engine whose connections run real transactions (the migrations, the executor, the worker)."""
+    return transactional(create_pool(settings))
+
+
+def create_pool(settings: Settings) -> AsyncEngine:
+    """The connection pool; used as is, its connections are in autocommit (see below)."""
     url = settings.sqlalchemy_url
     if settings.is_sqlite:
         return _sqlite_engine(url, settings.sqlite_path)
