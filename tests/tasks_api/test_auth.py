@@ -185,9 +185,10 @@ async def test_grace_allows_small_clock_skew(
 ) -> None:
     settings = make_settings(area_database_url, auth_grace_seconds=120)
     async for client in _client(create_app(settings)):
-        skewed = tokens.bearer(exp=NOW - 30, iat=NOW - 3600)
+        now = int(time.time())  # not the import-time NOW: the suite may have run for minutes by now
+        skewed = tokens.bearer(exp=now - 30, iat=now - 3600)
         assert (await client.get("/api/tasks", headers=skewed)).status_code == 200
-        too_old = tokens.bearer(exp=int(time.time()) - 300, iat=NOW - 3600)
+        too_old = tokens.bearer(exp=now - 300, iat=now - 3600)
         assert (await client.get("/api/tasks", headers=too_old)).status_code == 401
 
 
