@@ -13,7 +13,8 @@ export default defineConfig({
     proxy: { '/api': { target: apiTarget, changeOrigin: false } },
   },
   preview: { host: '127.0.0.1', port: 8100, strictPort: true, proxy: { '/api': apiTarget } },
-  build: { outDir: 'dist', sourcemap: true, target: 'es2022' },
+  // Source maps only on request (SOURCEMAP=true): the bucket behind CloudFront is public.
+  build: { outDir: 'dist', sourcemap: process.env.SOURCEMAP === 'true', target: 'es2022' },
   test: {
     environment: 'jsdom',
     include: ['tests/**/*.test.ts', 'tests/**/*.test.tsx'],

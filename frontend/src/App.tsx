@@ -1,12 +1,12 @@
 import type { User } from 'oidc-client-ts';
-import { ErrorBoundary, LocationProvider, Route, Router } from 'preact-iso';
+import { ErrorBoundary, LocationProvider, Route, Router, useLocation } from 'preact-iso';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { TasksApi } from './api/client';
 import type { Auth } from './auth/auth';
 import { Header } from './components/Header';
 import { RequireAuth } from './components/RequireAuth';
 import type { AppConfig } from './config';
-import { AppContext, type AppServices, useApp } from './context';
+import { AppContext, type AppServices, type Notice, useApp } from './context';
 import { Home } from './pages/Home';
 import { NotFound } from './pages/NotFound';
 import { TaskDetails } from './pages/TaskDetails';
@@ -21,7 +21,8 @@ interface Props {
 
 export function App({ config, auth, initialUser }: Props) {
   const [user, setUser] = useState<User | null>(initialUser);
-  const [notice, setNotice] = useState('');
+  const [notice, setNoticeState] = useState<Notice | null>(null);
+  const setNotice = (text: string, path: string) => setNoticeState({ text, path });
   useEffect(() => auth.onChange(setUser), [auth]);
   const api = useMemo(() => new TasksApi(config.apiUrl, () => auth.accessToken()), [config, auth]);
   const services: AppServices = { config, auth, api, user, notice, setNotice };
@@ -31,9 +32,9 @@ export function App({ config, auth, initialUser }: Props) {
       <LocationProvider>
         <Header />
         <main id="main">
-          <Notice />
+          <NoticeRegion />
           <ErrorBoundary>
-            <Router onRouteChange={() => setNotice('')}>
+            <Router onRouteChange={(url) => setNoticeState((n) => (n && samePath(n.path, url) ? n : null))}>
               <Route path="/" component={Home} />
               <Route path="/home" component={Home} />
               <Route path="/tasks" component={Protected(TaskList)} />
@@ -50,13 +51,20 @@ export function App({ config, auth, initialUser }: Props) {
 }
 
 /** The one-shot message left by the previous page ("Task created"), read out politely. */
-function Notice() {
+function NoticeRegion() {
   const { notice } = useApp();
+  const { path } = useLocation();
+  const text = notice && samePath(notice.path, path) ? notice.text : '';
   return (
     <div class="notice-region" role="status" aria-live="polite">
-      {notice && <p class="notice">{notice}</p>}
+      {text && <p class="notice">{text}</p>}
     </div>
   );
+}
+
+function samePath(a: string, b: string): boolean {
+  const clean = (url: string) => url.split(/[?#]/)[0].replace(/\/+$/, '') || '/';
+  return clean(a) === clean(b);
 }
 
 const protectedCache = new Map<unknown, unknown>();

@@ -6,14 +6,19 @@ import type { TasksApi } from './api/client';
 import type { Auth } from './auth/auth';
 import type { AppConfig } from './config';
 
+export interface Notice {
+  text: string;
+  path: string;
+}
+
 export interface AppServices {
   config: AppConfig;
   auth: Auth;
   api: TasksApi;
   user: User | null;
-  /** A message for the next page ("Task saved"), announced politely. */
-  notice: string;
-  setNotice: (message: string) => void;
+  /** A message for one page ("Task saved" on the task's page), announced politely. */
+  notice: Notice | null;
+  setNotice: (message: string, forPath: string) => void;
 }
 
 export const AppContext = createContext<AppServices | null>(null);

@@ -19,6 +19,7 @@ async function start(root: HTMLElement) {
     }
   }
   const initialUser = await auth.currentUser();
+  root.textContent = ''; // the static "Loading…" placeholder
   render(<App config={config} auth={auth} initialUser={initialUser} />, root);
 }
 

@@ -92,7 +92,7 @@ describe('TasksApi', () => {
     expect((stale as ApiError).status).toBe(412);
     const invalid = await api.createTask(body).catch((e: unknown) => e);
     expect((invalid as ApiError).status).toBe(422);
-    expect((invalid as ApiError).fields).toEqual({ timeZone: 'unknown zone' });
+    expect((invalid as ApiError).fields).toEqual({ timeZone: 'Unknown zone' });
   });
 
   it('reports an unreachable API as a NetworkError (shown with a retry)', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fieldErrors, fieldFromLocation, problemSummary, readProblem } from '../src/lib/problems';
+import { cleanMessage, fieldErrors, fieldFromLocation, problemSummary, readProblem } from '../src/lib/problems';
 
 describe('fieldFromLocation', () => {
   it.each([
@@ -30,8 +30,8 @@ describe('fieldErrors', () => {
       ],
     };
     expect(fieldErrors(problem)).toEqual({
-      timeZone: 'unknown time zone Mars/Olympus',
-      hour: 'must be between 0 and 23',
+      timeZone: 'Unknown time zone Mars/Olympus',
+      hour: 'Must be between 0 and 23',
     });
   });
   it('accepts pydantic-style loc/msg and JSON pointers', () => {
@@ -42,11 +42,11 @@ describe('fieldErrors', () => {
           { pointer: '#/executionDays', detail: 'unknown day XYZ' },
         ],
       }),
-    ).toEqual({ name: 'String should have at least 1 character', executionDays: 'unknown day XYZ' });
+    ).toEqual({ name: 'String should have at least 1 character', executionDays: 'Unknown day XYZ' });
   });
   it("reads FastAPI's default 422 detail list too", () => {
     expect(fieldErrors({ detail: [{ loc: ['body', 'minute'], msg: 'too big' }] } as never)).toEqual({
-      minute: 'too big',
+      minute: 'Too big',
     });
   });
   it('reads a {field: messages} map', () => {
@@ -57,10 +57,17 @@ describe('fieldErrors', () => {
   });
   it('puts errors without a field under _form and never throws on junk', () => {
     expect(fieldErrors({ errors: [{ message: 'body must be an object' }, null, 'x'] })).toEqual({
-      _form: 'body must be an object',
+      _form: 'Body must be an object',
     });
     expect(fieldErrors(null)).toEqual({});
     expect(fieldErrors({ errors: 'nope' })).toEqual({});
+  });
+});
+
+describe('cleanMessage', () => {
+  it("drops pydantic's 'Value error, ' prefix and capitalises", () => {
+    expect(cleanMessage('Value error, is not a known IANA time zone')).toBe('Is not a known IANA time zone');
+    expect(cleanMessage('  must be ACT or INA ')).toBe('Must be ACT or INA');
   });
 });
 

@@ -47,7 +47,7 @@ export class TasksApi {
 
   async getTask(id: number): Promise<Versioned<Task>> {
     const { data, response } = await call(() =>
-      this.client.GET('/api/tasks/{id}', { params: { path: { id } } }),
+      this.client.GET('/api/tasks/{task_id}', { params: { path: { task_id: id } } }),
     );
     return { value: data as Task, etag: response.headers.get('ETag') };
   }
@@ -60,8 +60,8 @@ export class TasksApi {
   /** PUT with If-Match: a stale etag comes back as ApiError 412, so two tabs never overwrite each other. */
   async replaceTask(id: number, body: TaskWrite, etag: string | null): Promise<Versioned<Task>> {
     const { data, response } = await call(() =>
-      this.client.PUT('/api/tasks/{id}', {
-        params: { path: { id }, header: etag ? { 'If-Match': etag } : {} },
+      this.client.PUT('/api/tasks/{task_id}', {
+        params: { path: { task_id: id }, header: etag ? { 'If-Match': etag } : {} },
         body,
       }),
     );
@@ -70,15 +70,17 @@ export class TasksApi {
 
   async deleteTask(id: number, etag: string | null): Promise<void> {
     await call(() =>
-      this.client.DELETE('/api/tasks/{id}', {
-        params: { path: { id }, header: etag ? { 'If-Match': etag } : {} },
+      this.client.DELETE('/api/tasks/{task_id}', {
+        params: { path: { task_id: id }, header: etag ? { 'If-Match': etag } : {} },
       }),
     );
   }
 
   async listExecutions(id: number): Promise<Execution[]> {
     const { data } = await call(() =>
-      this.client.GET('/api/tasks/{id}/executions', { params: { path: { id }, query: { limit: 20 } } }),
+      this.client.GET('/api/tasks/{task_id}/executions', {
+        params: { path: { task_id: id }, query: { limit: 20 } },
+      }),
     );
     return data ?? [];
   }

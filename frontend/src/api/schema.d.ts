@@ -22,7 +22,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/tasks/{id}": {
+    "/api/tasks/{task_id}": {
         parameters: {
             query?: never;
             header?: never;
@@ -38,7 +38,7 @@ export interface paths {
         patch: operations["patchTask"];
         trace?: never;
     };
-    "/api/tasks/{id}/executions": {
+    "/api/tasks/{task_id}/executions": {
         parameters: {
             query?: never;
             header?: never;
@@ -121,12 +121,12 @@ export interface components {
             nextRunAt?: string | null;
         };
         Execution: {
-            id: number;
-            taskId: number;
-            /** Format: date-time */
-            scheduledFor: string;
-            /** @enum {string} */
-            status: "CLAIMED" | "SUCCEEDED" | "FAILED" | "MISSED";
+            /**
+             * Format: date-time
+             * @description The slot the run was scheduled for (UTC)
+             */
+            slot: string;
+            status: string;
             attempts?: number;
             startedAt?: string | null;
             finishedAt?: string | null;
@@ -258,7 +258,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                id: number;
+                task_id: number;
             };
             cookie?: never;
         };
@@ -302,7 +302,7 @@ export interface operations {
                 "If-Match"?: string;
             };
             path: {
-                id: number;
+                task_id: number;
             };
             cookie?: never;
         };
@@ -368,7 +368,7 @@ export interface operations {
                 "If-Match"?: string;
             };
             path: {
-                id: number;
+                task_id: number;
             };
             cookie?: never;
         };
@@ -417,7 +417,7 @@ export interface operations {
                 "If-Match"?: string;
             };
             path: {
-                id: number;
+                task_id: number;
             };
             cookie?: never;
         };
@@ -480,10 +480,11 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                cursor?: string | null;
             };
             header?: never;
             path: {
-                id: number;
+                task_id: number;
             };
             cookie?: never;
         };

@@ -6,6 +6,6 @@ import type { paths } from './schema';
 
 type Json<T> = T extends { content: { 'application/json': infer B } } ? B : never;
 
-export type Task = Json<paths['/api/tasks/{id}']['get']['responses'][200]>;
+export type Task = Json<paths['/api/tasks/{task_id}']['get']['responses'][200]>;
 export type TaskWrite = NonNullable<paths['/api/tasks']['post']['requestBody']>['content']['application/json'];
-export type Execution = Json<paths['/api/tasks/{id}/executions']['get']['responses'][200]>[number];
+export type Execution = Json<paths['/api/tasks/{task_id}/executions']['get']['responses'][200]>[number];

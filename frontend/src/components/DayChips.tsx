@@ -38,9 +38,10 @@ export function DayChips({ value, onChange, error }: Props) {
               value={day}
               checked={chosen.has(day)}
               onChange={() => toggle(day)}
+              aria-label={dayLabel(day, 'long')}
               aria-invalid={error ? 'true' : undefined}
             />
-            <span title={dayLabel(day, 'long')}>{dayLabel(day)}</span>
+            <span aria-hidden="true">{dayLabel(day)}</span>
           </label>
         ))}
       </div>

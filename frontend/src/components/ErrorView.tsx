@@ -1,5 +1,5 @@
 /** The clear pages for 401, 403, 404 and 5xx; the 5xx one offers a retry. */
-import { useApp } from '../context';
+import { useSignIn } from '../auth/useSignIn';
 import { PageHeading } from './PageHeading';
 
 export interface ErrorViewProps {
@@ -17,7 +17,7 @@ export function errorTitle(status: number): string {
 }
 
 export function ErrorView({ status, message, onRetry }: ErrorViewProps) {
-  const { auth } = useApp();
+  const [signIn, signInError] = useSignIn();
   const title = errorTitle(status);
   return (
     <section class="error-page" aria-labelledby="error-title" data-status={status}>
@@ -30,9 +30,10 @@ export function ErrorView({ status, message, onRetry }: ErrorViewProps) {
       {status === 401 && (
         <>
           <p>{message ?? 'Your session has ended or is no longer valid.'}</p>
-          <button type="button" class="button primary" onClick={() => auth.signIn(currentPath())}>
+          <button type="button" class="button primary" onClick={() => signIn()}>
             Sign in
           </button>
+          {signInError && <p role="alert">{signInError}</p>}
         </>
       )}
       {status === 403 && (
@@ -64,8 +65,4 @@ export function ErrorView({ status, message, onRetry }: ErrorViewProps) {
       {![401, 403, 404].includes(status) && status < 500 && <p>{message}</p>}
     </section>
   );
-}
-
-function currentPath(): string {
-  return window.location.pathname + window.location.search;
 }

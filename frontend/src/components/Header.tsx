@@ -1,9 +1,13 @@
+import { useLocation } from 'preact-iso';
 import { useApp } from '../context';
 import { displayName } from '../auth/auth';
+import { useSignIn } from '../auth/useSignIn';
 
 export function Header() {
   const { auth, user } = useApp();
+  const { path } = useLocation();
   const name = displayName(user);
+  const [signIn, signInError] = useSignIn();
   return (
     <header class="site-header">
       <a class="skip-link" href="#main">
@@ -13,7 +17,11 @@ export function Header() {
         City Tasks
       </a>
       <nav aria-label="Main">
-        {user && <a href="/tasks">Tasks</a>}
+        {user && (
+          <a href="/tasks" aria-current={path.startsWith('/tasks') ? 'page' : undefined}>
+            Tasks
+          </a>
+        )}
       </nav>
       <div class="account">
         {user ? (
@@ -26,9 +34,16 @@ export function Header() {
             </button>
           </>
         ) : (
-          <button type="button" class="button small primary" onClick={() => auth.signIn('/tasks')}>
-            Sign in
-          </button>
+          <>
+            {signInError && (
+              <span class="header-error" role="alert">
+                {signInError}
+              </span>
+            )}
+            <button type="button" class="button small primary" onClick={() => signIn('/tasks')}>
+              Sign in
+            </button>
+          </>
         )}
       </div>
     </header>

@@ -37,9 +37,15 @@ function toCamel(name: string): string {
 function messageOf(item: Record<string, unknown>): string {
   for (const key of ['message', 'detail', 'msg', 'title']) {
     const value = item[key];
-    if (typeof value === 'string' && value.trim()) return value.trim();
+    if (typeof value === 'string' && value.trim()) return cleanMessage(value);
   }
   return 'is not valid';
+}
+
+/** pydantic prefixes custom messages with "Value error, "; people do not need to read that. */
+export function cleanMessage(message: string): string {
+  const text = message.trim().replace(/^(value|assertion) error,\s*/i, '');
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function locationOf(item: Record<string, unknown>): unknown {

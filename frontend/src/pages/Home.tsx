@@ -1,9 +1,11 @@
 import { PageHeading } from '../components/PageHeading';
 import { useApp } from '../context';
 import { displayName } from '../auth/auth';
+import { useSignIn } from '../auth/useSignIn';
 
 export function Home() {
-  const { auth, user } = useApp();
+  const { user } = useApp();
+  const [signIn, error] = useSignIn();
   return (
     <section class="home">
       <PageHeading title="City Tasks" />
@@ -20,9 +22,14 @@ export function Home() {
         </p>
       ) : (
         <p>
-          <button type="button" class="button primary" onClick={() => auth.signIn('/tasks')}>
+          <button type="button" class="button primary" onClick={() => signIn('/tasks')}>
             Sign in to manage your tasks
           </button>
+        </p>
+      )}
+      {!user && error && (
+        <p class="form-error" role="alert">
+          {error}
         </p>
       )}
     </section>

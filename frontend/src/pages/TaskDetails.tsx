@@ -49,7 +49,7 @@ export function TaskDetails({ id }: { id: string }) {
     setDeleteError('');
     try {
       await api.deleteTask(task.id, etag);
-      setNotice(`Task “${task.name}” deleted.`);
+      setNotice(`Task “${task.name}” deleted.`, '/tasks');
       route('/tasks');
     } catch (error) {
       const status = error instanceof ApiError ? error.status : 500;
@@ -125,8 +125,8 @@ export function TaskDetails({ id }: { id: string }) {
           </thead>
           <tbody>
             {executions.map((run) => (
-              <tr key={run.id}>
-                <td data-label="Scheduled for">{formatDateTime(run.scheduledFor, task.timeZone)}</td>
+              <tr key={run.slot}>
+                <td data-label="Scheduled for">{formatDateTime(run.slot, task.timeZone)}</td>
                 <td data-label="Result">{executionLabel(run.status)}</td>
                 <td data-label="Attempts">{run.attempts ?? '—'}</td>
                 <td data-label="Finished">{formatDateTime(run.finishedAt ?? null, task.timeZone)}</td>

@@ -5,7 +5,7 @@ import { DayChips } from '../components/DayChips';
 import { ErrorView } from '../components/ErrorView';
 import { PageHeading } from '../components/PageHeading';
 import { useApp } from '../context';
-import type { FieldErrors } from '../lib/problems';
+import { type FieldErrors, statusText } from '../lib/problems';
 import {
   COMMAND_MAX,
   DESCRIPTION_MAX,
@@ -60,8 +60,9 @@ export function TaskEdit({ id }: { id?: string }) {
       onSave={async (values, etag) => {
         const body = toTaskWrite(values);
         const saved = editing ? await api.replaceTask(taskId, body, etag) : await api.createTask(body);
-        setNotice(editing ? `Task “${saved.value.name}” saved.` : `Task “${saved.value.name}” created.`);
-        route(`/tasks/${saved.value.id}`);
+        const target = `/tasks/${saved.value.id}`;
+        setNotice(editing ? `Task “${saved.value.name}” saved.` : `Task “${saved.value.name}” created.`, target);
+        route(target);
       }}
       onCancel={() => route(editing ? `/tasks/${taskId}` : '/tasks')}
     />
@@ -123,10 +124,8 @@ function TaskForm({ initial, editing, onSave, onCancel, onReload }: FormProps) {
         });
         setFocusTarget({ field: '_form' });
       } else if (Object.keys(perField).length > 0) {
-        setFormError({
-          status: apiError.status,
-          message: general ? `${apiError.message} ${general}` : apiError.message,
-        });
+        // The fields say what is wrong; the summary only points at them.
+        setFormError({ status: apiError.status, message: general ?? statusText(422) });
         setFocusTarget({ field: firstInvalidField(perField) ?? '_form' });
       } else {
         setFormError({ status: apiError.status, message: general ?? apiError.message });
@@ -210,7 +209,7 @@ function TaskForm({ initial, editing, onSave, onCancel, onReload }: FormProps) {
               aria-describedby={describedBy('time', 'hint-time')}
             />
             <p class="hint" id="hint-time">
-              24-hour clock, in the task's time zone.
+              In the task's time zone.
             </p>
             {fieldError('time')}
           </div>

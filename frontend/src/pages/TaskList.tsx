@@ -35,7 +35,13 @@ export function TaskList() {
           type="search"
           value={query}
           placeholder="e.g. lights, mon, 07 or 07:30"
-          onInput={(e) => setQuery(e.currentTarget.value)}
+          onInput={(e) => {
+            const value = e.currentTarget.value;
+            setQuery(value);
+            // Keep the search in the address, so Back from a task returns to the same results.
+            const url = value.trim() ? `/tasks?q=${encodeURIComponent(value)}` : '/tasks';
+            window.history.replaceState(window.history.state, '', url);
+          }}
           aria-describedby="task-count"
         />
       </div>
