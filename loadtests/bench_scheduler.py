@@ -35,7 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tasks_api.db.models import Base, Task, TaskExecution  # noqa: E402
+from tasks_api.db.migrate import upgrade  # noqa: E402
+from tasks_api.db.models import Task, TaskExecution  # noqa: E402
 
 from tests.support.postgres import ThrowawayPostgres  # noqa: E402
 
@@ -47,8 +48,8 @@ def next_minute(lead: float) -> datetime:
 
 
 async def prepare(engine: AsyncEngine, count: int, slot: datetime) -> None:
+    await upgrade(engine)
     async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
         rows = [
             {
                 "owner_sub": f"user-{n % 50}",
