@@ -1,7 +1,7 @@
 """Conformance: the same boto3 calls against moto's cognito-idp server and against this IdP.
 
-Where both support a call, every key moto returns must be in our response with the same type (our responses may
-carry more keys, as real Cognito's do), and errors must be the same exception classes. Where moto and real
+Where both support a call, every key moto returns must be in our response with the same type (ours may carry
+more keys, as real Cognito's do), and errors must be the same exception classes. Where moto and real
 Cognito disagree (moto issues tokens before MFA is set up), each backend gets there its own way and the
 comparison resumes once both are in the same state.
 """
