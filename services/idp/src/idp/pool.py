@@ -110,7 +110,7 @@ class UserPool:
             settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
         )
         self.throttle = Throttle(settings.max_failed_logins, settings.lockout_seconds)
-        self.keys = KeyRing(store)
+        self.keys = KeyRing(store, settings.key_refresh_seconds)
         self.tokens = TokenIssuer(
             self.issuer, self.keys, settings.access_token_seconds, settings.id_token_seconds
         )

@@ -11,7 +11,7 @@ DEFAULT_SEED = Path(__file__).resolve().parents[2] / "seed.yaml"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="IDP_", extra="ignore")
 
     # The public base URL; the issuer is f"{public_url}/{pool_id}". IDP_PUBLIC_URL wins over PUBLIC_URL so
     # a shared shell can give the API and the IdP different values.
@@ -42,6 +42,9 @@ class Settings(BaseSettings):
 
     # Failed logins: after `max_failed_logins` misses the user is locked for `lockout_seconds`, doubling per
     # further miss (capped at 15 minutes), like Cognito's "Password attempts exceeded".
+    # How often a running server re-reads the signing keys, so `idp rotate-keys` needs no restart.
+    key_refresh_seconds: float = 5.0
+
     max_failed_logins: int = 5
     lockout_seconds: int = 2
 
