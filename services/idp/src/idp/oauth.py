@@ -111,9 +111,9 @@ def _authenticate_client(pool: UserPool, request: Request, form: dict[str, str])
     basic_id, basic_secret = extract_basic_authorization(request.headers)
     client_id = basic_id or form.get("client_id")
     secret = basic_secret if basic_id else form.get("client_secret")
-    with pool.store.begin() as db:
-        client = db.get(Client, client_id) if client_id else None
-    if client is None:
+    try:
+        client = pool.cached_client(client_id)
+    except CognitoError:
         return _oauth_error("invalid_client", "unknown client", 401)
     if client.secret is not None:
         if not secret or not hmac.compare_digest(secret, client.secret):
