@@ -1,0 +1,40 @@
+"""Fixtures for the browser tests: the built app, Chromium, and (in test_stack_flow) the real local stack."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.browser import CHROMIUM_FLAGS, ConsoleLog, chromium_path
+from tests.e2e.build import ensure_built
+
+LOCAL_CONFIG = {
+    "apiUrl": "",
+    "authority": "http://localhost:9229/us-east-1_LocalPool",
+    "clientId": "city-tasks-web",
+    "hostedUiDomain": "http://localhost:9229",
+}
+
+
+@pytest.fixture(scope="session")
+def frontend_dist() -> Path:
+    return ensure_built()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = chromium_path()
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS, timeout=60_000)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def console() -> ConsoleLog:
+    return ConsoleLog()
