@@ -1,5 +1,5 @@
-"""The Tasks API's token verifier, unpatched, accepts this IdP's access tokens and moto's (each when the API is
-configured with that issuer): it depends on an issuer URL, a JWKS URL and client ids, not on our IdP."""
+"""The Tasks API's token verifier, unpatched, accepts this IdP's access tokens and moto's (each when the API
+is configured with that issuer): it depends on an issuer URL, a JWKS URL and client ids, not on our IdP."""
 
 from __future__ import annotations
 
@@ -43,9 +43,17 @@ def api_settings(tmp: Path, issuer: str, jwks_url: str, client_id: str) -> ApiSe
 
 async def api_client(settings: ApiSettings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
-    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client:
-            yield client
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        LifespanManager(app, startup_timeout=30, shutdown_timeout=30),
+        httpx.AsyncClient(transport=transport, base_url="http://api") as client,
+    ):
+        yield client
+
+
+async def get_json(url: str) -> dict:
+    async with httpx.AsyncClient() as client:
+        return (await client.get(url)).json()
 
 
 def demo_tokens(idp: RunningIdp) -> dict:
@@ -65,7 +73,7 @@ def demo_tokens(idp: RunningIdp) -> dict:
 
 
 async def test_tasks_api_accepts_tokens_from_this_idp(idp: RunningIdp, tmp_path: Path) -> None:
-    discovery = httpx.get(f"{idp.url}/us-east-1_LocalPool/.well-known/openid-configuration").json()
+    discovery = await get_json(f"{idp.url}/us-east-1_LocalPool/.well-known/openid-configuration")
     tokens = demo_tokens(idp)
     settings = api_settings(tmp_path, discovery["issuer"], discovery["jwks_uri"], "city-tasks-web")
     async for api in api_client(settings):
@@ -116,7 +124,7 @@ async def test_tasks_api_accepts_tokens_from_moto_when_configured_for_it(tmp_pat
             AuthFlow="USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": "m@example.com", "PASSWORD": "Str0ng-Passw0rd!"},
         )["AuthenticationResult"]
-        discovery = httpx.get(f"{moto_url}/{pool['Id']}/.well-known/openid-configuration").json()
+        discovery = await get_json(f"{moto_url}/{pool['Id']}/.well-known/openid-configuration")
         assert discovery["issuer"].startswith("https://cognito-idp.us-east-1.amazonaws.com/")
         settings = api_settings(
             tmp_path, discovery["issuer"], f"{moto_url}/{pool['Id']}/.well-known/jwks.json", client_id
