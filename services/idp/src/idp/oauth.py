@@ -135,9 +135,8 @@ def router(pool: UserPool) -> APIRouter:
         # An existing hosted-UI session (the user signed in recently) skips the forms, as Cognito does.
         with pool.store.begin() as db:
             browser = pool.load_session(db, "browser", request.cookies.get(SESSION_COOKIE))
-            signed_in = None if browser is None else (browser.sub, int(browser.data["auth_time"]))
-        if signed_in is not None:
-            return redirect_with_code(pool, flow, *signed_in)
+            if browser is not None and browser.sub is not None:
+                return redirect_with_code(pool, flow, browser.sub, int(browser.data["auth_time"]), db=db)
         with pool.store.begin() as db:
             token = new_flow(pool, db, flow)
         response = RedirectResponse("/login", status_code=302)

@@ -448,9 +448,12 @@ class UserPool:
                 params.get("USERNAME"), params.get("PASSWORD"), client, params.get("SECRET_HASH")
             )
             with self.store.begin() as db:
-                user = db.get(User, user.sub)
-                assert user is not None
-                return self._challenge(db, user, client.client_id, self.next_challenge(user)).as_response()
+                current = db.get(User, user.sub)
+                if current is None:  # deleted while the password was being checked
+                    raise user_not_found()
+                return self._challenge(
+                    db, current, client.client_id, self.next_challenge(current)
+                ).as_response()
         if flow in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
             if "ALLOW_REFRESH_TOKEN_AUTH" not in client.auth_flows:
                 raise invalid_parameter("REFRESH_TOKEN_AUTH flow not enabled for this client")
@@ -877,11 +880,15 @@ class UserPool:
             expires_at=self.clock() + self.settings.auth_code_seconds,
             used=False,
         )
+        # Expired codes are swept after ten minutes (kept that long so a late replay still revokes tokens).
+        sweep = delete(AuthCode).where(AuthCode.expires_at < self.clock() - 600)
         if db is not None:
             db.add(row)
+            db.execute(sweep)
         else:
             with self.store.begin() as own:
                 own.add(row)
+                own.execute(sweep)
         return code
 
     def exchange_code(self, client: Client, code: Any, redirect_uri: Any, verifier: Any) -> dict[str, Any]:
