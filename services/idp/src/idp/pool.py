@@ -369,7 +369,7 @@ class UserPool:
             raise not_authorized("Password attempts exceeded")
         ok = self.passwords.verify(stored, password)  # outside the transaction: Argon2 takes a while
         with self.store.begin() as db:
-            user = db.get(User, sub)
+            user = db.get(User, sub, with_for_update=True)
             if user is None:
                 raise user_not_found()
             if not ok:
@@ -418,7 +418,8 @@ class UserPool:
     def load_session(self, db: Session, kind: str, token: Any) -> SessionRecord | None:
         if not isinstance(token, str) or not token:
             return None
-        record = db.get(SessionRecord, digest(token))
+        # Locked (PostgreSQL) so two requests racing on one session, e.g. counting wrong codes, serialize.
+        record = db.get(SessionRecord, digest(token), with_for_update=True)
         if record is None or record.kind != kind or record.expires_at < self.clock():
             return None
         return record
@@ -479,7 +480,7 @@ class UserPool:
                 raise expired_session()
             if record.data.get("challenge") != name:
                 raise invalid_parameter(f"Expected challenge {record.data.get('challenge')}, got {name}.")
-            user = db.get(User, record.sub)
+            user = db.get(User, record.sub, with_for_update=True)
             if user is None:
                 raise user_not_found()
             error: CognitoError | None = None
@@ -528,7 +529,10 @@ class UserPool:
         return outcome
 
     def check_totp(self, db: Session, user: User, code: Any) -> CognitoError | None:
-        """None when `code` is accepted (and remembered); otherwise the error to report."""
+        """None when `code` is accepted (and remembered); otherwise the error to report.
+
+        Callers load `user` with a row lock (FOR UPDATE on PostgreSQL; SQLite serializes writers anyway),
+        two concurrent requests cannot both accept the same code."""
         if not user.totp_secret:
             return CognitoError(
                 "SoftwareTokenMFANotFoundException", "Software Token MFA has not been enabled by the user."
@@ -550,7 +554,7 @@ class UserPool:
                 record = self.load_session(db, "auth", session)
                 if record is None or record.data.get("challenge") != "MFA_SETUP":
                     raise expired_session()
-                user = db.get(User, record.sub)
+                user = db.get(User, record.sub, with_for_update=True)
                 if user is None:
                     raise user_not_found()
                 user.totp_pending_secret = secret
@@ -566,7 +570,7 @@ class UserPool:
                 record = self.load_session(db, "auth", session)
                 if record is None or record.data.get("challenge") != "MFA_SETUP":
                     raise expired_session()
-                user = db.get(User, record.sub)
+                user = db.get(User, record.sub, with_for_update=True)
                 if user is None:
                     raise user_not_found()
             else:
@@ -896,7 +900,7 @@ class UserPool:
             raise OAuthFailure("invalid_request", "code is required")
         failure: OAuthFailure | None = None
         with self.store.begin() as db:
-            row = db.get(AuthCode, digest(code))
+            row = db.get(AuthCode, digest(code), with_for_update=True)
             if row is None or row.client_id != client.client_id:
                 failure = OAuthFailure("invalid_grant", "unknown authorization code")
             elif row.used:

@@ -161,7 +161,7 @@ class HostedUi:
             flow, problem = self._flow_or_error(db, request, None, "mfa_setup")
             if problem:
                 return problem
-            user = db.get(User, flow.sub)
+            user = db.get(User, flow.sub, with_for_update=True)
             if user is None or not user.totp_pending_secret:
                 return error_page("Sign-in failed", NO_FLOW)
             uri = mfa.provisioning_uri(
@@ -204,7 +204,7 @@ class HostedUi:
             flow, problem = self._flow_or_error(db, request, form, "totp")
             if problem:
                 return problem
-            user = db.get(User, flow.sub)
+            user = db.get(User, flow.sub, with_for_update=True)
             if user is None:
                 return error_page("Sign-in failed", "The account no longer exists.")
             error = self.pool.check_totp(db, user, form.get("code", ""))
