@@ -532,7 +532,7 @@ class UserPool:
         """None when `code` is accepted (and remembered); otherwise the error to report.
 
         Callers load `user` with a row lock (FOR UPDATE on PostgreSQL; SQLite serializes writers anyway),
-        two concurrent requests cannot both accept the same code."""
+        so two concurrent requests cannot both accept the same code."""
         if not user.totp_secret:
             return CognitoError(
                 "SoftwareTokenMFANotFoundException", "Software Token MFA has not been enabled by the user."
