@@ -45,7 +45,7 @@ class AwsTarget:
     region: str = "us-east-1"
 
     def __post_init__(self) -> None:
-        if not _ACCOUNT.match(self.account):
+        if not isinstance(self.account, str) or not _ACCOUNT.match(self.account):
             raise ConfigError(f"account must be 12 digits (quote it in YAML), got {self.account!r}")
         if not _REGION.match(self.region):
             raise ConfigError(f"region {self.region!r} is not an AWS region name such as us-east-1")
