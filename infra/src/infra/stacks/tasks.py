@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Annotations, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, CfnOutput, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
@@ -76,7 +76,6 @@ class TasksStack(Stack):
         cors_origins: tuple[str, ...],
         **kwargs: object,
     ) -> None:
-        self._zones = [f"{config.workload.region}a", f"{config.workload.region}b"]
         super().__init__(scope, construct_id, **kwargs)
         protect = config.protect_data
         removal = RemovalPolicy.RETAIN if protect else RemovalPolicy.DESTROY
@@ -87,7 +86,7 @@ class TasksStack(Stack):
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
-            availability_zones=self.availability_zones,
+            max_azs=2,
             nat_gateways=config.nat_gateways,
             restrict_default_security_group=False,
             subnet_configuration=[
@@ -187,8 +186,8 @@ class TasksStack(Stack):
 
     @property
     def availability_zones(self) -> list[str]:
-        """Named from the config: the default would be an AWS lookup at synth time."""
-        return self._zones
+        """The region's first two AZs, resolved by CloudFormation (the default is a synth-time lookup)."""
+        return [Fn.select(0, Fn.get_azs()), Fn.select(1, Fn.get_azs())]
 
     def _database(
         self, config: Environment, removal: RemovalPolicy, retention: logs.RetentionDays
