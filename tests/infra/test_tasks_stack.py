@@ -204,6 +204,8 @@ def test_rolling_deploy_with_circuit_breaker_rollback(synth_env):
 def test_autoscaling_on_cpu_and_requests_per_target(synth_env, env_name):
     synth = synth_env(env_name)
     template = synth.template("Tasks")
+    # A deploy must not reset a scaled-out service: the count belongs to autoscaling.
+    template.has_resource_properties("AWS::ECS::Service", {"DesiredCount": Match.absent()})
     template.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalableTarget",
         {"MinCapacity": synth.config.service.min_tasks, "MaxCapacity": synth.config.service.max_tasks},

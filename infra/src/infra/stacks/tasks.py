@@ -153,7 +153,8 @@ class TasksStack(Stack):
             "ApiService",
             cluster=self.cluster,
             task_definition=self.task_definition,
-            desired_count=config.service.min_tasks,
+            # No desired count: autoscaling owns it (min_tasks..max_tasks) and a deploy keeps the current one
+            # instead of resetting a scaled-out service.
             min_healthy_percent=100,
             max_healthy_percent=200,
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
