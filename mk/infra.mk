@@ -3,7 +3,7 @@ ENV ?= sandbox
 DRY_RUN ?=
 INFRA_CDK := infra/node_modules/.bin/cdk
 
-.PHONY: synth diff deploy infra-cli
+.PHONY: synth diff deploy bootstrap infra-cli
 
 # The CDK CLI pinned in infra/package-lock.json, installed locally (never globally).
 $(INFRA_CDK): infra/package.json infra/package-lock.json
@@ -20,3 +20,6 @@ diff: install $(INFRA_CDK)  ## cdk diff of ENV's stacks against what is deployed
 
 deploy: install $(if $(DRY_RUN),,$(INFRA_CDK))  ## deploy ENV (IdP -> Tasks -> Frontend); DRY_RUN=1 prints the plan
 	$(UV) run --frozen python -m infra.deploy deploy --env $(ENV) $(if $(DRY_RUN),--dry-run)
+
+bootstrap: install $(if $(DRY_RUN),,$(INFRA_CDK))  ## once per account: cdk bootstrap ENV's Security and workload accounts
+	$(UV) run --frozen python -m infra.deploy bootstrap --env $(ENV) $(if $(DRY_RUN),--dry-run)

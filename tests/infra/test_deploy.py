@@ -274,3 +274,11 @@ def test_unknown_environment_is_a_clear_cli_error(capsys):
         deploy.main(["deploy", "--env", "staging", "--dry-run"])
     assert exc.value.code == 2
     assert "invalid choice: 'staging'" in capsys.readouterr().err
+
+
+def test_bootstrap_dry_run_covers_both_accounts(environments):
+    out = io.StringIO()
+    deploy.bootstrap(environments["sandbox"], Runner(dry_run=True, out=out))
+    text = out.getvalue()
+    assert "cdk bootstrap aws://999999999999/us-east-1 --profile city-security" in text
+    assert "cdk bootstrap aws://111111111111/us-east-1 --profile city-sandbox" in text

@@ -103,3 +103,9 @@ def test_log_retention_maps_days_onto_cdk():
     assert retention(365).name == "ONE_YEAR"
     with pytest.raises(ValueError, match="no 10-day retention"):
         retention(10)
+
+
+def test_callback_path_must_be_a_path(tmp_path):
+    path = _write(tmp_path, lambda d: d["defaults"].update(callback_path="callback"))
+    with pytest.raises(ConfigError, match="callback_path must start with '/'"):
+        load_environments(path)

@@ -314,6 +314,26 @@ def diff(config: Environment, runner: Runner, session_factory: Callable[..., Any
         runner.cdk(f"Diff the {kind} stack", cdk_command("diff", config, kind, context=context))
 
 
+def bootstrap(config: Environment, runner: Runner) -> None:
+    """Once per account/region: the CDK's asset bucket, image repository and deploy roles."""
+    _require_tools(runner, needs_docker=False)
+    targets = {(t.account, t.region, t.profile) for t in (config.security, config.workload)}
+    for account, region, profile in sorted(targets):
+        command = Command(
+            (
+                CDK_BIN,
+                "bootstrap",
+                f"aws://{account}/{region}",
+                "--profile",
+                profile,
+                "-c",
+                f"env={config.name}",
+            ),
+            profile,
+        )
+        runner.cdk(f"Bootstrap {account} in {region}", command)
+
+
 def synth(config: Environment, outdir: Path) -> list[Path]:
     """Synthesize the environment in-process (offline: no credentials, no lookups) into `outdir`."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -329,7 +349,7 @@ def synth(config: Environment, outdir: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.deploy", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["synth", "diff", "deploy"])
+    parser.add_argument("command", choices=["synth", "diff", "deploy", "bootstrap"])
     parser.add_argument("--env", required=True, choices=ENVIRONMENT_NAMES)
     parser.add_argument("--dry-run", action="store_true", help="print the plan and commands; call nothing")
     args = parser.parse_args(argv)
@@ -341,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(template.relative_to(INFRA_DIR.parent))
         elif args.command == "diff":
             diff(config, Runner(dry_run=args.dry_run))
+        elif args.command == "bootstrap":
+            bootstrap(config, Runner(dry_run=args.dry_run))
         else:
             deploy(config, Runner(dry_run=args.dry_run))
     except (DeployError, ConfigError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import Annotations, CfnOutput, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -74,7 +75,7 @@ class TasksStack(Stack):
         auth_issuer: str,
         auth_client_ids: tuple[str, ...],
         cors_origins: tuple[str, ...],
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         protect = config.protect_data
@@ -105,6 +106,8 @@ class TasksStack(Stack):
         self.vpc.add_flow_log("FlowLogs", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs))
 
         self.database = self._database(config, removal, retention)
+        db_secret = self.database.secret
+        assert db_secret is not None  # generated credentials always come with a secret
 
         # Application.
         self.cluster = ecs.Cluster(
@@ -142,7 +145,7 @@ class TasksStack(Stack):
             },
             # The whole Secrets Manager JSON (host, port, dbname, username, password) as the original did;
             # ECS resolves it at task start, so it never appears in the task definition.
-            secrets={"DB_SECRET": ecs.Secret.from_secrets_manager(self.database.secret)},
+            secrets={"DB_SECRET": ecs.Secret.from_secrets_manager(db_secret)},
             logging=ecs.LogDrivers.aws_logs(stream_prefix=CONTAINER_NAME, log_group=self.log_group),
             stop_timeout=STOP_TIMEOUT,
         )
@@ -179,7 +182,7 @@ class TasksStack(Stack):
         CfnOutput(self, "ApiUrl", value=self.api_url)
         CfnOutput(self, "LoadBalancerDns", value=self.load_balancer.load_balancer_dns_name)
         CfnOutput(self, "EventBusName", value=self.event_bus.event_bus_name)
-        CfnOutput(self, "DbSecretArn", value=self.database.secret.secret_arn)
+        CfnOutput(self, "DbSecretArn", value=db_secret.secret_arn)
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
         CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
         CfnOutput(self, "ServiceName", value=self.service.service_name)
