@@ -57,6 +57,10 @@ def test_database_secret_is_injected_as_a_secret_never_as_plain_environment(synt
     attachment_id = next(iter(synth.resources("Tasks", "AWS::SecretsManager::SecretTargetAttachment")))
     # The whole JSON secret (attached to the cluster: host, port, dbname, username, password).
     assert container["Secrets"] == [{"Name": "DB_SECRET", "ValueFrom": {"Ref": attachment_id}}]
+    # The JSON carries the database name as well (the attachment adds host, port and engine).
+    (secret,) = synth.resources("Tasks", "AWS::SecretsManager::Secret").values()
+    template = json.loads(secret["Properties"]["GenerateSecretString"]["SecretStringTemplate"])
+    assert template == {"username": "city_tasks_admin", "dbname": "city_tasks"}
     names = {e["Name"] for e in container["Environment"]}
     assert "DB_SECRET" not in names
     assert not any("password" in json.dumps(e).lower() for e in container["Environment"])

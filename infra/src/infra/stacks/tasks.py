@@ -206,6 +206,14 @@ class TasksStack(Stack):
             removal_policy=removal,
         )
         sizes = config.database
+        # dbname in the secret too: the API builds its URL from this JSON alone (the attachment adds host).
+        self.db_credentials = rds.DatabaseSecret(
+            self,
+            "DatabaseSecret",
+            username="city_tasks_admin",
+            dbname=DATABASE_NAME,
+            secret_name=f"city-tasks/{config.name}/database",
+        )
         cluster = rds.DatabaseCluster(
             self,
             "Database",
@@ -223,9 +231,7 @@ class TasksStack(Stack):
             vpc=self.vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
             port=DATABASE_PORT,
-            credentials=rds.Credentials.from_generated_secret(
-                "city_tasks_admin", secret_name=f"city-tasks/{config.name}/database"
-            ),
+            credentials=rds.Credentials.from_secret(self.db_credentials),
             default_database_name=DATABASE_NAME,
             storage_encrypted=True,
             iam_authentication=True,
@@ -359,9 +365,7 @@ class TasksStack(Stack):
             "ecr:GetAuthorizationToken has no resource-level permissions; pulls are scoped to one repo.",
         )
         acknowledge(
-            self.database.node.find_child(
-                "Secret"
-            ),  # the generated secret (cluster.secret is its attachment)
+            self.db_credentials,
             "SMG4",
             "The API reads DB_SECRET once at task start, so rotating it needs a rolling restart that is not "
             "automated yet; the secret is only readable by the task execution role.",
