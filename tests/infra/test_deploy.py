@@ -42,8 +42,15 @@ def no_aws(monkeypatch, tmp_path):
     return tmp_path
 
 
-def test_make_deploy_dry_run_prints_the_ordered_plan_and_calls_nothing(no_aws):
-    env = {**os.environ, "PATH": os.environ["PATH"]}
+def test_make_deploy_dry_run_prints_the_ordered_plan_and_calls_nothing(tmp_path):
+    # No profiles, no keys and a dead proxy: any AWS call would fail. HOME stays (uv lives there).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {
+        "AWS_CONFIG_FILE": str(tmp_path / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+    }
     result = subprocess.run(
         ["make", "--no-print-directory", "deploy", "ENV=sandbox", "DRY_RUN=1"],
         cwd=REPO_ROOT,
