@@ -289,3 +289,27 @@ def test_bootstrap_dry_run_covers_both_accounts(environments):
     text = out.getvalue()
     assert "cdk bootstrap aws://999999999999/us-east-1 --profile city-security" in text
     assert "cdk bootstrap aws://111111111111/us-east-1 --profile city-sandbox" in text
+
+
+def test_diff_dry_run_diffs_each_stack_with_its_own_profile(environments):
+    out = io.StringIO()
+    deploy.diff(environments["dev"], Runner(dry_run=True, out=out))
+    commands = [line.strip() for line in out.getvalue().splitlines() if line.strip().startswith("$ ")]
+    assert [c.split()[5:7] for c in commands] == [
+        ["diff", "CityTasks-Idp-dev"],
+        ["diff", "CityTasks-Tasks-dev"],
+        ["diff", "CityTasks-Frontend-dev"],
+    ]
+    assert "--profile city-security" in commands[0]
+    assert all("--profile city-dev" in c for c in commands[1:])
+
+
+def test_context_values_reach_the_app():
+    import aws_cdk as cdk
+    from infra.app import DeployInputs
+
+    app = cdk.App(context={"issuer": "https://issuer.example", "clientIds": "a, b,,c", "apiUrl": ""})
+    inputs = DeployInputs.from_context(app.node)
+    assert inputs.issuer == "https://issuer.example"
+    assert inputs.client_ids == ("a", "b", "c")
+    assert inputs.api_url is None  # empty means "not known yet"
