@@ -64,9 +64,9 @@ def test_make_deploy_dry_run_prints_the_ordered_plan_and_calls_nothing(tmp_path)
     out = result.stdout
     assert "DRY RUN" in out
     steps = [line for line in out.splitlines() if line[:2].rstrip(".").isdigit()]
-    assert [s.split(". ", 1)[0] for s in steps] == [str(i) for i in range(1, 8)]
+    assert [s.split(". ", 1)[0] for s in steps] == [str(i) for i in range(1, 9)]
     commands = [line.strip().removeprefix("$ ") for line in out.splitlines() if line.strip().startswith("$ ")]
-    stacks = [c.split()[5] for c in commands]
+    stacks = [c.split()[5] for c in commands if "/cdk " in c]
     assert stacks == [
         "CityTasks-Idp-sandbox",
         "CityTasks-Tasks-sandbox",
@@ -74,6 +74,7 @@ def test_make_deploy_dry_run_prints_the_ordered_plan_and_calls_nothing(tmp_path)
         "CityTasks-Idp-sandbox",
         "CityTasks-Tasks-sandbox",
     ]
+    assert commands.pop(2) == "(cd frontend && npm ci --no-audit --no-fund && npm run build)"
     assert all(c.startswith("(cd infra && ./node_modules/.bin/cdk deploy ") for c in commands)
     assert "--profile city-security" in commands[0]
     assert "--profile city-sandbox" in commands[1]
@@ -90,8 +91,14 @@ class FakeCdk:
         self.outputs = outputs
         self.fail_on = fail_on
         self.calls: list[list[str]] = []
+        self.builds: list[tuple[Path, list[str]]] = []
+        self.events: list[str] = []  # both kinds, in call order
 
     def __call__(self, argv, cwd, env, check):
+        self.events.append(" ".join(argv[:3]))
+        if argv[0] == "npm":  # the frontend build step
+            self.builds.append((Path(cwd), argv))
+            return subprocess.CompletedProcess(argv, 0)
         assert Path(cwd) == self.cwd
         self.calls.append(argv)
         stack = argv[2]
@@ -313,3 +320,29 @@ def test_context_values_reach_the_app():
     assert inputs.issuer == "https://issuer.example"
     assert inputs.client_ids == ("a", "b", "c")
     assert inputs.api_url is None  # empty means "not known yet"
+
+
+def test_the_web_app_is_built_before_the_frontend_stack_deploys(environments, tmp_path, monkeypatch):
+    frontend = tmp_path / "frontend"
+    frontend.mkdir()
+    (frontend / "package.json").write_text("{}")
+    monkeypatch.setattr(deploy, "FRONTEND_DIR", frontend)
+    cdk, _ = _run_deploy(environments, tmp_path, frontend_outputs={"FrontendUrl": NEW_FRONTEND})
+    assert cdk.builds == [
+        (frontend, ["npm", "ci", "--no-audit", "--no-fund"]),
+        (frontend, ["npm", "run", "build"]),
+    ]
+    assert cdk.events[:5] == [
+        "./node_modules/.bin/cdk deploy CityTasks-Idp-sandbox",
+        "./node_modules/.bin/cdk deploy CityTasks-Tasks-sandbox",
+        "npm ci --no-audit",
+        "npm run build",
+        "./node_modules/.bin/cdk deploy CityTasks-Frontend-sandbox",
+    ]
+
+
+def test_without_a_frontend_project_the_placeholder_is_announced(environments, tmp_path, monkeypatch):
+    monkeypatch.setattr(deploy, "FRONTEND_DIR", tmp_path / "no-frontend")
+    cdk, out = _run_deploy(environments, tmp_path, frontend_outputs={"FrontendUrl": NEW_FRONTEND})
+    assert cdk.builds == []
+    assert "placeholder page" in out

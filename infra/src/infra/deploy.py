@@ -24,6 +24,8 @@ from typing import Any, TextIO
 from infra.environments import ENVIRONMENT_NAMES, ConfigError, Environment, get_environment
 
 INFRA_DIR = Path(__file__).resolve().parents[2]
+REPO_ROOT = INFRA_DIR.parent
+FRONTEND_DIR = REPO_ROOT / "frontend"
 CDK_BIN = "./node_modules/.bin/cdk"  # the CLI pinned in infra/package.json, relative to INFRA_DIR
 OUTPUTS_DIR = "cdk.out/outputs"
 LOGIN_HELPER = "city-login"
@@ -169,6 +171,19 @@ class Runner:
         self.announce(title, detail)
         return None if self.dry_run else fn()
 
+    def build(self, title: str, commands: list[list[str]], cwd: Path) -> None:
+        """Local build commands (no AWS), run in order in `cwd`: printed, and run unless this is a dry run."""
+        joined = " && ".join(shlex.join(argv) for argv in commands)
+        self.announce(title, f"$ (cd {os.path.relpath(cwd, REPO_ROOT)} && {joined})")
+        if self.dry_run:
+            return
+        for argv in commands:
+            result = self.run(argv, cwd=cwd, env=dict(os.environ), check=False)
+            if result.returncode != 0:
+                raise DeployError(
+                    f"step {self.step_number} failed (exit {result.returncode}): {shlex.join(argv)}"
+                )
+
     def cdk(self, title: str, command: Command, stack: str | None = None) -> dict[str, str]:
         self.announce(title, f"$ {command.shell()}")
         if self.dry_run:
@@ -256,6 +271,14 @@ def deploy(config: Environment, runner: Runner, session_factory: Callable[..., A
         cdk_command("deploy", config, "Tasks", context={**idp_context, "frontendUrl": known_url or ""}),
         config.stack_name("Tasks"),
     )
+    if runner.dry_run or (FRONTEND_DIR / "package.json").is_file():
+        runner.build(
+            "Build the web app once (frontend/dist); each environment differs only in config.json",
+            [["npm", "ci", "--no-audit", "--no-fund"], ["npm", "run", "build"]],
+            FRONTEND_DIR,
+        )
+    else:
+        print("No frontend/package.json: the Frontend stack deploys a placeholder page.", file=runner.out)
     frontend = runner.cdk(
         "Deploy the Frontend stack with config.json (API URL, issuer, hosted UI domain, client id)",
         cdk_command("deploy", config, "Frontend", context={**idp_context, "apiUrl": tasks["ApiUrl"]}),
