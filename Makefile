@@ -23,8 +23,8 @@ uv:
 install: uv  ## install the Python workspace from uv.lock
 	$(UV) sync --all-packages --frozen
 
-dev: install  ## run the local stack (IdP, API, frontend) on the embedded database
-	$(UV) run python -m devstack
+dev: install  ## run the local stack (IdP, API, frontend); options: make dev ARGS="--help"
+	$(UV) run python -m devstack $(ARGS)
 
 test: install  ## run every test (starts its own throwaway PostgreSQL)
 	$(UV) run pytest $(PYTEST_ARGS)

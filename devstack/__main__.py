@@ -1,0 +1,5 @@
+"""`python -m devstack` (what `make dev` runs)."""
+
+from devstack.cli import main
+
+raise SystemExit(main())

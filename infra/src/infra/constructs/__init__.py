@@ -1,0 +1,1 @@
+"""Reusable pieces shared by the stacks."""

@@ -1,0 +1,250 @@
+"""Typed deployment environments (sandbox, dev, test, prod) loaded from infra/config/environments.yaml.
+
+Everything a stack needs is here, so synth never looks anything up in AWS. Unknown or missing keys and
+impossible sizes are rejected with a message that names the file, the environment and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONFIG_FILE = Path(__file__).resolve().parents[2] / "config" / "environments.yaml"
+ENVIRONMENT_NAMES = ("sandbox", "dev", "test", "prod")
+
+# Fargate's valid cpu -> memory (MiB) combinations, so a typo fails at load time and not in CloudFormation.
+_FARGATE_MEMORY: dict[int, range] = {
+    256: range(512, 2049, 512),
+    512: range(1024, 4097, 1024),
+    1024: range(2048, 8193, 1024),
+    2048: range(4096, 16385, 1024),
+    4096: range(8192, 30721, 1024),
+}
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_PREFIX = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,40}[a-z0-9])?$")
+
+
+class ConfigError(ValueError):
+    """The environments file is wrong; the message says where and how to fix it."""
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    """An account, its region and the local AWS CLI profile that deploys to it."""
+
+    account: str
+    profile: str
+    region: str = "us-east-1"
+
+    def __post_init__(self) -> None:
+        if not _ACCOUNT.match(self.account):
+            raise ConfigError(f"account must be 12 digits (quote it in YAML), got {self.account!r}")
+        if not _REGION.match(self.region):
+            raise ConfigError(f"region {self.region!r} is not an AWS region name such as us-east-1")
+        if not self.profile:
+            raise ConfigError("profile must name an AWS CLI profile")
+
+
+@dataclass(frozen=True)
+class ServiceSizes:
+    """The Fargate service: task size, task count and autoscaling targets."""
+
+    cpu: int
+    memory_mib: int
+    min_tasks: int
+    max_tasks: int
+    cpu_target_percent: int = 70
+    # None turns the ALB request-count policy off.
+    requests_per_target: int | None = 1000
+
+    def __post_init__(self) -> None:
+        allowed = _FARGATE_MEMORY.get(self.cpu)
+        if allowed is None:
+            raise ConfigError(f"service.cpu must be one of {sorted(_FARGATE_MEMORY)}, got {self.cpu}")
+        if self.memory_mib not in allowed:
+            raise ConfigError(
+                f"service.memory_mib {self.memory_mib} is not valid for cpu {self.cpu} "
+                f"(use {allowed.start}..{allowed.stop - 1} in steps of {allowed.step})"
+            )
+        if not 1 <= self.min_tasks <= self.max_tasks:
+            raise ConfigError(
+                f"service needs 1 <= min_tasks <= max_tasks, got {self.min_tasks}..{self.max_tasks}"
+            )
+        if not 10 <= self.cpu_target_percent <= 95:
+            raise ConfigError(f"service.cpu_target_percent must be 10..95, got {self.cpu_target_percent}")
+        if self.requests_per_target is not None and self.requests_per_target < 1:
+            raise ConfigError("service.requests_per_target must be positive or null (off)")
+
+
+@dataclass(frozen=True)
+class DatabaseSizes:
+    """Aurora Serverless v2 capacity (ACU); min 0 lets a quiet cluster pause."""
+
+    min_acu: float
+    max_acu: float
+    readers: int = 0
+    backup_retention_days: int = 7
+
+    def __post_init__(self) -> None:
+        for name, value in (("min_acu", self.min_acu), ("max_acu", self.max_acu)):
+            if value * 2 != int(value * 2):
+                raise ConfigError(f"database.{name} must be a multiple of 0.5, got {value}")
+        if not 0 <= self.min_acu <= self.max_acu <= 256 or self.max_acu < 1:
+            raise ConfigError(
+                "database needs 0 <= min_acu <= max_acu <= 256 and max_acu >= 1, "
+                f"got {self.min_acu}..{self.max_acu}"
+            )
+        if not 0 <= self.readers <= 15:
+            raise ConfigError(f"database.readers must be 0..15, got {self.readers}")
+        if not 1 <= self.backup_retention_days <= 35:
+            raise ConfigError(
+                f"database.backup_retention_days must be 1..35, got {self.backup_retention_days}"
+            )
+
+
+@dataclass(frozen=True)
+class Domains:
+    """Optional custom names. Certificates are referenced by ARN so that nothing is looked up at synth."""
+
+    hosted_zone_id: str | None = None
+    hosted_zone_name: str | None = None
+    api_domain: str | None = None
+    api_certificate_arn: str | None = None
+    frontend_domain: str | None = None
+    frontend_certificate_arn: str | None = None
+
+    def __post_init__(self) -> None:
+        for kind in ("api", "frontend"):
+            domain = getattr(self, f"{kind}_domain")
+            cert = getattr(self, f"{kind}_certificate_arn")
+            if domain and not cert:
+                raise ConfigError(f"domains.{kind}_domain needs domains.{kind}_certificate_arn")
+            if cert and not cert.startswith("arn:aws:acm:"):
+                raise ConfigError(f"domains.{kind}_certificate_arn must be an ACM certificate ARN")
+            if domain and not (self.hosted_zone_id and self.hosted_zone_name):
+                raise ConfigError(f"domains.{kind}_domain needs hosted_zone_id and hosted_zone_name")
+        if self.frontend_certificate_arn and ":us-east-1:" not in self.frontend_certificate_arn:
+            raise ConfigError(
+                "domains.frontend_certificate_arn must be in us-east-1 (CloudFront requires it)"
+            )
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One deployment: the workload account and the Security account that hosts its IdP."""
+
+    name: str
+    workload: AwsTarget
+    security: AwsTarget
+    alarm_email: str
+    service: ServiceSizes
+    database: DatabaseSizes
+    nat_gateways: int = 1
+    log_retention_days: int = 30
+    # Prod: deletion protection on the database and user pool, data kept when a stack is deleted.
+    protect_data: bool = False
+    time_zone: str = "UTC"
+    hosted_ui_prefix: str = "city-tasks"
+    local_callback_urls: tuple[str, ...] = ()
+    domains: Domains = field(default_factory=Domains)
+
+    def __post_init__(self) -> None:
+        if self.name not in ENVIRONMENT_NAMES:
+            raise ConfigError(f"environment {self.name!r} is not one of {', '.join(ENVIRONMENT_NAMES)}")
+        if not 1 <= self.nat_gateways <= 2:
+            raise ConfigError(f"nat_gateways must be 1 or 2 (the VPC has 2 AZs), got {self.nat_gateways}")
+        if "@" not in self.alarm_email:
+            raise ConfigError(f"alarm_email {self.alarm_email!r} is not an e-mail address")
+        if not _PREFIX.match(self.hosted_ui_prefix):
+            raise ConfigError("hosted_ui_prefix must be lowercase letters, digits and hyphens")
+        if self.log_retention_days not in _LOG_RETENTION_DAYS:
+            raise ConfigError(f"log_retention_days must be one of {sorted(_LOG_RETENTION_DAYS)}")
+
+    @property
+    def hosted_ui_domain_prefix(self) -> str:
+        """Cognito domain prefixes are global: the environment name keeps them apart."""
+        return f"{self.hosted_ui_prefix}-{self.name}"
+
+    def stack_name(self, kind: str) -> str:
+        return f"CityTasks-{kind}-{self.name}"
+
+
+# CloudWatch Logs accepts only these retention periods.
+_LOG_RETENTION_DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557}
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    """Build a (nested) dataclass from a mapping, naming the path of any unknown or missing key."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(fields)}")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        hint = hints[name]
+        target = _dataclass_in(hint)
+        if target is not None and value is not None:
+            value = _build(target, value, f"{where}.{name}")
+        elif _is_tuple(hint):
+            value = tuple(value or ())
+        values[name] = value
+    try:
+        return cls(**values)
+    except TypeError as exc:  # a required key is missing
+        raise ConfigError(f"{where}: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _dataclass_in(hint: Any) -> type | None:
+    candidates = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    return next((c for c in candidates if dataclasses.is_dataclass(c)), None)
+
+
+def _is_tuple(hint: Any) -> bool:
+    return typing.get_origin(hint) is tuple
+
+
+def load_environments(path: Path = CONFIG_FILE) -> dict[str, Environment]:
+    """Read every environment; `defaults` fills the keys an environment leaves out (region: both targets)."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("environments"), dict):
+        raise ConfigError(f"{path}: needs a top-level 'environments' mapping")
+    defaults = dict(raw.get("defaults") or {})
+    region = defaults.pop("region", "us-east-1")
+    result: dict[str, Environment] = {}
+    for name, body in raw["environments"].items():
+        if not isinstance(body, dict):
+            raise ConfigError(f"{path}: environments.{name}: expected a mapping")
+        merged = {**defaults, **body, "name": name}
+        for target in ("workload", "security"):
+            if isinstance(merged.get(target), dict):
+                merged[target] = {"region": region, **merged[target]}
+        result[name] = _build(Environment, merged, f"{path.name}: environments.{name}")
+    missing = [n for n in ENVIRONMENT_NAMES if n not in result]
+    if missing:
+        raise ConfigError(f"{path}: missing environment(s) {', '.join(missing)}")
+    return result
+
+
+def get_environment(name: str, path: Path = CONFIG_FILE) -> Environment:
+    environments = load_environments(path)
+    if name not in environments:
+        raise ConfigError(f"unknown environment {name!r}; choose one of {', '.join(ENVIRONMENT_NAMES)}")
+    return environments[name]

@@ -1,0 +1,1 @@
+"""The three CDK stacks: IdP (Security account), Tasks and Frontend (workload account)."""

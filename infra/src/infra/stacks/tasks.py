@@ -1,0 +1,372 @@
+"""The Tasks stack (workload account): VPC, Aurora Serverless v2, the Fargate API behind an ALB, alarms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Annotations, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as targets
+from aws_cdk import aws_s3 as s3
+from aws_cdk.aws_ecr_assets import Platform
+from constructs import Construct
+
+from infra.constructs.nag import acknowledge
+from infra.constructs.retention import retention as log_retention
+from infra.constructs.service_alarms import ServiceAlarms
+from infra.environments import Environment
+
+CONTAINER_NAME = "api"
+CONTAINER_PORT = 8080
+HEALTH_CHECK_PATH = "/health/ready"
+DATABASE_NAME = "city_tasks"
+DATABASE_PORT = 5432
+
+# Shutdown timing, sized together (see docs/deploy.md). On a scale-in or deploy ECS first deregisters the
+# task and waits for the ALB's deregistration delay, then sends SIGTERM; the app keeps serving for
+# DRAIN_SECONDS, finishes in-flight work and exits; SIGKILL comes only after STOP_TIMEOUT.
+DRAIN_SECONDS = 5
+DEREGISTRATION_DELAY = Duration.seconds(15)
+STOP_TIMEOUT = Duration.seconds(30)
+
+# What the image build context must never carry: the asset hash then changes only with the API's inputs.
+IMAGE_EXCLUDES = [
+    ".git",
+    ".venv",
+    "**/.venv",
+    "node_modules",
+    "**/node_modules",
+    "cdk.out",
+    "**/cdk.out",
+    "frontend",
+    "tests",
+    "docs",
+    "loadtests",
+    ".ci",
+    ".dev",
+    "test-artifacts",
+    "infra/src",
+    "infra/config",
+    "infra/org",
+    "**/__pycache__",
+    "**/*.pyc",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+    ".hypothesis",
+]
+
+
+class TasksStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: Environment,
+        repo_root: Path,
+        auth_issuer: str,
+        auth_client_ids: tuple[str, ...],
+        cors_origins: tuple[str, ...],
+        **kwargs: object,
+    ) -> None:
+        self._zones = [f"{config.workload.region}a", f"{config.workload.region}b"]
+        super().__init__(scope, construct_id, **kwargs)
+        protect = config.protect_data
+        removal = RemovalPolicy.RETAIN if protect else RemovalPolicy.DESTROY
+        retention = log_retention(config.log_retention_days)
+
+        # Network: ALB in public subnets, tasks in private subnets with NAT egress (ECR, Cognito JWKS,
+        # EventBridge), the database in isolated subnets. AZs are named so synth needs no lookup.
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            availability_zones=self.availability_zones,
+            nat_gateways=config.nat_gateways,
+            restrict_default_security_group=False,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
+                ec2.SubnetConfiguration(
+                    name="app", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22
+                ),
+                ec2.SubnetConfiguration(
+                    name="data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24
+                ),
+            ],
+        )
+        flow_logs = logs.LogGroup(
+            self, "VpcFlowLogs", retention=retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.vpc.add_flow_log("FlowLogs", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs))
+
+        self.database = self._database(config, removal, retention)
+
+        # Application.
+        self.cluster = ecs.Cluster(
+            self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED
+        )
+        self.event_bus = events.EventBus(self, "TaskEvents", event_bus_name=f"city-tasks-{config.name}")
+        self.log_group = logs.LogGroup(self, "ApiLogs", retention=retention, removal_policy=removal)
+        self.task_definition = ecs.FargateTaskDefinition(
+            self,
+            "ApiTask",
+            cpu=config.service.cpu,
+            memory_limit_mib=config.service.memory_mib,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.ARM64,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+        )
+        self.container = self.task_definition.add_container(
+            CONTAINER_NAME,
+            image=ecs.ContainerImage.from_asset(
+                str(repo_root),
+                file="Dockerfile.arm64",
+                platform=Platform.LINUX_ARM64,
+                exclude=IMAGE_EXCLUDES,
+            ),
+            port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT, name="http")],
+            environment={
+                "AUTH_ISSUER": auth_issuer,
+                "AUTH_CLIENT_IDS": ",".join(auth_client_ids),
+                "CORS_ORIGINS": ",".join(cors_origins),
+                "TIME_ZONE": config.time_zone,
+                "EVENT_BUS_NAME": self.event_bus.event_bus_name,
+                "MIGRATE_ON_START": "true",
+                "DRAIN_SECONDS": str(DRAIN_SECONDS),
+            },
+            # The whole Secrets Manager JSON (host, port, dbname, username, password) as the original did;
+            # ECS resolves it at task start, so it never appears in the task definition.
+            secrets={"DB_SECRET": ecs.Secret.from_secrets_manager(self.database.secret)},
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=CONTAINER_NAME, log_group=self.log_group),
+            stop_timeout=STOP_TIMEOUT,
+        )
+        self.event_bus.grant_put_events_to(self.task_definition.task_role)
+
+        self.service = ecs.FargateService(
+            self,
+            "ApiService",
+            cluster=self.cluster,
+            task_definition=self.task_definition,
+            desired_count=config.service.min_tasks,
+            min_healthy_percent=100,
+            max_healthy_percent=200,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            assign_public_ip=False,
+            # Migrations run on start (under an advisory lock) before readiness turns green.
+            health_check_grace_period=Duration.seconds(60),
+            propagate_tags=ecs.PropagatedTagSource.SERVICE,
+        )
+        self.database.connections.allow_default_port_from(self.service, "Tasks API to PostgreSQL")
+
+        self.load_balancer, self.target_group, self.api_url = self._load_balancer(config, removal)
+        self._autoscaling(config)
+        self.alarms = ServiceAlarms(
+            self,
+            "Alarms",
+            load_balancer=self.load_balancer,
+            target_group=self.target_group,
+            email=config.alarm_email,
+        )
+
+        CfnOutput(self, "ApiUrl", value=self.api_url)
+        CfnOutput(self, "LoadBalancerDns", value=self.load_balancer.load_balancer_dns_name)
+        CfnOutput(self, "EventBusName", value=self.event_bus.event_bus_name)
+        CfnOutput(self, "DbSecretArn", value=self.database.secret.secret_arn)
+        CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
+        CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
+        CfnOutput(self, "ServiceName", value=self.service.service_name)
+        self._acknowledge(config)
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """Named from the config: the default would be an AWS lookup at synth time."""
+        return self._zones
+
+    def _database(
+        self, config: Environment, removal: RemovalPolicy, retention: logs.RetentionDays
+    ) -> rds.DatabaseCluster:
+        identifier = f"city-tasks-{config.name}"
+        # Created first and named as Aurora names it, so the log group has a retention and no custom resource.
+        db_logs = logs.LogGroup(
+            self,
+            "DatabaseLogs",
+            log_group_name=f"/aws/rds/cluster/{identifier}/postgresql",
+            retention=retention,
+            removal_policy=removal,
+        )
+        sizes = config.database
+        cluster = rds.DatabaseCluster(
+            self,
+            "Database",
+            cluster_identifier=identifier,
+            engine=rds.DatabaseClusterEngine.aurora_postgres(
+                version=rds.AuroraPostgresEngineVersion.VER_16_13
+            ),
+            writer=rds.ClusterInstance.serverless_v2("Writer", publicly_accessible=False),
+            readers=[
+                rds.ClusterInstance.serverless_v2(f"Reader{i + 1}", scale_with_writer=True)
+                for i in range(sizes.readers)
+            ],
+            serverless_v2_min_capacity=sizes.min_acu,
+            serverless_v2_max_capacity=sizes.max_acu,
+            vpc=self.vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+            port=DATABASE_PORT,
+            credentials=rds.Credentials.from_generated_secret(
+                "city_tasks_admin", secret_name=f"city-tasks/{config.name}/database"
+            ),
+            default_database_name=DATABASE_NAME,
+            storage_encrypted=True,
+            iam_authentication=True,
+            cloudwatch_logs_exports=["postgresql"],
+            backup=rds.BackupProps(retention=Duration.days(sizes.backup_retention_days)),
+            deletion_protection=config.protect_data,
+            removal_policy=RemovalPolicy.SNAPSHOT if config.protect_data else removal,
+        )
+        cluster.node.add_dependency(db_logs)
+        return cluster
+
+    def _load_balancer(
+        self, config: Environment, removal: RemovalPolicy
+    ) -> tuple[elbv2.ApplicationLoadBalancer, elbv2.ApplicationTargetGroup, str]:
+        access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,  # ALB log delivery supports SSE-S3 only
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(90))],
+            removal_policy=removal,
+            auto_delete_objects=False,
+        )
+        acknowledge(
+            access_logs, "S1", "This bucket receives the ALB access logs; logging it again would loop."
+        )
+        alb = elbv2.ApplicationLoadBalancer(
+            self,
+            "LoadBalancer",
+            vpc=self.vpc,
+            internet_facing=True,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            drop_invalid_header_fields=True,
+        )
+        alb.log_access_logs(access_logs, prefix="alb")
+        acknowledge(
+            alb,
+            "EC23",
+            "The public API load balancer takes HTTP(S) from anywhere; tasks are reachable only through it.",
+        )
+
+        domains = config.domains
+        if domains.api_certificate_arn:
+            listener = alb.add_listener(
+                "Https",
+                port=443,
+                protocol=elbv2.ApplicationProtocol.HTTPS,
+                certificates=[elbv2.ListenerCertificate.from_arn(domains.api_certificate_arn)],
+                ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
+                open=True,
+            )
+            alb.add_redirect(source_port=80, target_port=443)
+            host = domains.api_domain or alb.load_balancer_dns_name
+            api_url = f"https://{host}"
+        else:
+            listener = alb.add_listener("Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=True)
+            api_url = f"http://{alb.load_balancer_dns_name}"
+            Annotations.of(self).add_warning_v2(
+                "city:alb-http",
+                f"{config.name}: no api_certificate_arn is configured, so the API load balancer serves HTTP. "
+                "Set domains.api_domain and domains.api_certificate_arn for HTTPS.",
+            )
+
+        target_group = listener.add_targets(
+            "Api",
+            port=CONTAINER_PORT,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            targets=[
+                self.service.load_balancer_target(
+                    container_name=CONTAINER_NAME, container_port=CONTAINER_PORT
+                )
+            ],
+            health_check=elbv2.HealthCheck(
+                path=HEALTH_CHECK_PATH,
+                healthy_http_codes="200",
+                interval=Duration.seconds(15),
+                timeout=Duration.seconds(10),
+                healthy_threshold_count=3,
+                unhealthy_threshold_count=2,
+            ),
+            deregistration_delay=DEREGISTRATION_DELAY,
+        )
+
+        if domains.api_domain and domains.hosted_zone_id and domains.hosted_zone_name:
+            zone = route53.HostedZone.from_hosted_zone_attributes(
+                self, "Zone", hosted_zone_id=domains.hosted_zone_id, zone_name=domains.hosted_zone_name
+            )
+            route53.ARecord(
+                self,
+                "ApiAlias",
+                zone=zone,
+                record_name=domains.api_domain,
+                target=route53.RecordTarget.from_alias(targets.LoadBalancerTarget(alb)),
+            )
+        return alb, target_group, api_url
+
+    def _autoscaling(self, config: Environment) -> None:
+        sizes = config.service
+        scaling = self.service.auto_scale_task_count(
+            min_capacity=sizes.min_tasks, max_capacity=sizes.max_tasks
+        )
+        scaling.scale_on_cpu_utilization(
+            "Cpu",
+            target_utilization_percent=sizes.cpu_target_percent,
+            scale_in_cooldown=Duration.seconds(120),
+            scale_out_cooldown=Duration.seconds(60),
+        )
+        if sizes.requests_per_target:
+            scaling.scale_on_request_count(
+                "Requests",
+                requests_per_target=sizes.requests_per_target,
+                target_group=self.target_group,
+                scale_in_cooldown=Duration.seconds(120),
+                scale_out_cooldown=Duration.seconds(60),
+            )
+
+    def _acknowledge(self, config: Environment) -> None:
+        acknowledge(
+            self.task_definition,
+            "ECS2",
+            "The plain environment holds public settings only (issuer, client ids, origins, zone, bus name); "
+            "the database credentials are injected as a Secrets Manager secret.",
+        )
+        execution_role = self.task_definition.execution_role
+        assert execution_role is not None
+        acknowledge(
+            execution_role,
+            "IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken has no resource-level permissions; pulls are scoped to one repo.",
+        )
+        acknowledge(
+            self.database.node.find_child(
+                "Secret"
+            ),  # the generated secret (cluster.secret is its attachment)
+            "SMG4",
+            "The API reads DB_SECRET once at task start, so rotating it needs a rolling restart that is not "
+            "automated yet; the secret is only readable by the task execution role.",
+        )
+        if not config.protect_data:
+            acknowledge(
+                self.database,
+                "RDS10",
+                f"{config.name} is a non-production environment whose database is disposable; prod enables "
+                "deletion protection (protect_data).",
+            )

@@ -1,0 +1,224 @@
+"""Scheduler benchmark: 10,000 tasks due in the same minute, three executor processes, one Postgres.
+
+    uv run python loadtests/bench_scheduler.py [--tasks 10000] [--workers 3] [--idle-seconds 30]
+
+Prints, for the burst: the time from the slot to the last finished execution (goal <= 5 s), the
+duplicates (executions beyond one per task and slot, and effects logged more than once: goal 0) and
+the misses (tasks without a successful execution for the slot: goal 0). Then, with the same 10,000
+tasks not due, the CPU each idle process uses (goal < 2 % of a core).
+
+The workers are the production standalone executor (``python -m tasks_api.executions``) with the
+default settings (poll 1 s, batch 100). Postgres is ``DATABASE_URL`` when set, else a throwaway
+local server (tests/support/postgres.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psutil
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tasks_api.db.models import Base, Task, TaskExecution  # noqa: E402
+
+from tests.support.postgres import ThrowawayPostgres  # noqa: E402
+
+
+def next_minute(lead: float) -> datetime:
+    """The first whole minute at least ``lead`` seconds from now."""
+    moment = datetime.now(UTC) + timedelta(seconds=lead)
+    return moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+async def prepare(engine: AsyncEngine, count: int, slot: datetime) -> None:
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+        rows = [
+            {
+                "owner_sub": f"user-{n % 50}",
+                "job_id": secrets.token_hex(8),
+                "name": f"task {n}",
+                "hour": slot.hour,
+                "minute": slot.minute,
+                "execution_days": "MON,TUE,WED,THU,FRI,SAT,SUN",
+                "time_zone": "UTC",
+                "status": "ACT",
+                "device_id": f"device-{n}",
+                "device_operation": "ACTIVATE",
+                "next_run_at": slot,
+            }
+            for n in range(count)
+        ]
+        for start in range(0, count, 2000):
+            await conn.execute(insert(Task), rows[start : start + 2000])
+
+
+def start_workers(url: str, count: int, logs: Path) -> list[subprocess.Popen[bytes]]:
+    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "INFO"}
+    for name in [k for k in env if k.startswith("SCHEDULER_") or k == "EVENT_BUS_NAME"]:
+        del env[name]  # the defaults are what we measure
+    workers = []
+    for n in range(count):
+        with (logs / f"worker-{n}.log").open("wb") as out:
+            workers.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "tasks_api.executions"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+    return workers
+
+
+def log_events(logs: Path, name: str) -> list[dict[str, object]]:
+    found = []
+    for path in logs.glob("worker-*.log"):
+        for raw in path.read_text().splitlines():
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            if line.get("event") == name:
+                found.append(line)
+    return found
+
+
+def wait_started(workers: list[subprocess.Popen[bytes]], logs: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while len(log_events(logs, "scheduler_started")) < len(workers):
+        if any(w.poll() is not None for w in workers):
+            raise SystemExit("a worker exited early: see " + str(logs))
+        if time.monotonic() > deadline:
+            raise SystemExit("workers did not start in time")
+        time.sleep(0.1)
+
+
+async def wait_done(engine: AsyncEngine, count: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        async with engine.connect() as conn:
+            done = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(TaskExecution)
+                    .where(TaskExecution.status.in_(("SUCCEEDED", "FAILED", "MISSED")))
+                )
+            ).scalar_one()
+        if done >= count:
+            return
+        await asyncio.sleep(0.2)
+    print(f"warning: only {done} of {count} executions finished in {seconds} s")
+
+
+async def burst_figures(engine: AsyncEngine, count: int, slot: datetime, logs: Path) -> dict[str, object]:
+    async with engine.connect() as conn:
+        executions = (
+            await conn.execute(
+                select(
+                    TaskExecution.task_id,
+                    TaskExecution.scheduled_for,
+                    TaskExecution.status,
+                    TaskExecution.finished_at,
+                    TaskExecution.claimed_by,
+                )
+            )
+        ).all()
+    succeeded = [e for e in executions if e.status == "SUCCEEDED" and e.scheduled_for == slot]
+    lateness = sorted((e.finished_at - slot).total_seconds() for e in succeeded)
+    effects = log_events(logs, "task_executed")
+    return {
+        "tasks": count,
+        "executions": len(executions),
+        "duplicate_records": len(executions) - len({(e.task_id, e.scheduled_for) for e in executions}),
+        "duplicate_effects": len(effects) - len({line["task_id"] for line in effects}),
+        "misses": count - len({e.task_id for e in succeeded}),
+        "missed_status": sum(e.status == "MISSED" for e in executions),
+        "slot_to_first_s": round(lateness[0], 3) if lateness else None,
+        "slot_to_median_s": round(statistics.median(lateness), 3) if lateness else None,
+        "slot_to_last_s": round(lateness[-1], 3) if lateness else None,
+        "per_worker": sorted(
+            sum(e.claimed_by == worker for e in succeeded) for worker in {e.claimed_by for e in succeeded}
+        ),
+    }
+
+
+def idle_cpu(workers: list[subprocess.Popen[bytes]], seconds: float) -> list[float]:
+    """Percent of one core each process used over ``seconds`` of wall time."""
+    handles = [psutil.Process(w.pid) for w in workers]
+    before = [sum(h.cpu_times()[:2]) for h in handles]
+    started = time.monotonic()
+    time.sleep(seconds)
+    wall = time.monotonic() - started
+    return [round(100 * (sum(h.cpu_times()[:2]) - b) / wall, 3) for h, b in zip(handles, before, strict=True)]
+
+
+def stop(workers: list[subprocess.Popen[bytes]]) -> None:
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--idle-seconds", type=float, default=30.0)
+    args = parser.parse_args()
+
+    with ThrowawayPostgres() as server, tempfile.TemporaryDirectory(prefix="bench-sched-") as tmp:
+        logs = Path(tmp)
+        url = server.create_database()
+        engine = create_async_engine(url)
+        workers: list[subprocess.Popen[bytes]] = []
+        try:
+            # Far enough ahead to load the rows and start the workers before the slot.
+            slot = next_minute(lead=20)
+            await prepare(engine, args.tasks, slot)
+            workers = start_workers(url, args.workers, logs)
+            wait_started(workers, logs)
+            print(f"{args.tasks} tasks due at {slot.isoformat()}, {args.workers} workers ready", flush=True)
+            await asyncio.sleep(max((slot - datetime.now(UTC)).total_seconds(), 0))
+            await wait_done(engine, args.tasks, seconds=120)
+            burst = await burst_figures(engine, args.tasks, slot, logs)
+            print(json.dumps({"burst": burst}), flush=True)
+
+            # All tasks now wait for tomorrow's slot: nothing is due.
+            cpu = idle_cpu(workers, args.idle_seconds)
+            print(
+                json.dumps(
+                    {"idle": {"tasks_not_due": args.tasks, "seconds": args.idle_seconds, "cpu_percent": cpu}}
+                ),
+                flush=True,
+            )
+        finally:
+            stop(workers)
+            await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

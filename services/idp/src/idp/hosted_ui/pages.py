@@ -1,0 +1,66 @@
+"""Rendering, cookies and the server-side flow record the hosted-UI forms share."""
+
+from __future__ import annotations
+
+import hmac
+import io
+import secrets
+from pathlib import Path
+from typing import Any
+
+import segno
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session
+
+from idp.pool import UserPool
+from idp.store import SessionRecord
+
+FLOW_COOKIE = "idp_flow"  # the sign-in in progress (server-side record, 15 minutes)
+SESSION_COOKIE = "idp_session"  # the signed-in browser (server-side record, 1 hour), ended by /logout
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+
+# The pages hold no scripts and load nothing from elsewhere; forbid framing against clickjacking.
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def render(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = _templates.get_template(template).render(**context)
+    return HTMLResponse(html, status_code=status, headers=_SECURITY_HEADERS)
+
+
+def error_page(title: str, detail: str, status: int = 400) -> HTMLResponse:
+    return render("error.html", status=status, title=title, detail=detail)
+
+
+def set_cookie(response: Response, name: str, value: str, max_age: int, secure: bool = False) -> None:
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="lax", secure=secure, path="/")
+
+
+def new_flow(pool: UserPool, db: Session, flow: dict[str, Any]) -> str:
+    data = {**flow, "csrf": secrets.token_urlsafe(32), "stage": "login", "attempts": 0}
+    return pool.new_session(db, "flow", None, flow["client_id"], data, pool.settings.hosted_flow_seconds)
+
+
+def load_flow(pool: UserPool, db: Session, token: str | None) -> SessionRecord | None:
+    return pool.load_session(db, "flow", token)
+
+
+def csrf_ok(flow: SessionRecord, given: Any) -> bool:
+    return isinstance(given, str) and hmac.compare_digest(given, str(flow.data.get("csrf", "")))
+
+
+def qr_svg(uri: str) -> str:
+    buffer = io.BytesIO()
+    segno.make(uri, error="m").save(buffer, kind="svg", scale=5, xmldecl=False, svgns=True, border=2)
+    return buffer.getvalue().decode()

@@ -1,0 +1,297 @@
+"""Form handlers of the hosted UI. Every step reads and advances a server-side flow record; the browser
+only holds its random id in an HttpOnly cookie, and every POST must carry the flow's CSRF token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+
+from idp import mfa
+from idp.errors import CognitoError
+from idp.hosted_ui.pages import (
+    FLOW_COOKIE,
+    SESSION_COOKIE,
+    csrf_ok,
+    error_page,
+    load_flow,
+    qr_svg,
+    render,
+    set_cookie,
+)
+from idp.passwords import check_policy
+from idp.pool import UserPool
+from idp.store import User
+
+MAX_CODE_ATTEMPTS = 5
+NO_FLOW = "No sign-in is in progress, or it expired. Go back to the application and choose Sign in again."
+
+
+def _form_page(stage: str) -> str:
+    return {
+        "login": "/login",
+        "new_password": "/new-password",
+        "mfa_setup": "/mfa/setup",
+        "totp": "/mfa",
+    }[stage]
+
+
+class HostedUi:
+    def __init__(self, pool: UserPool) -> None:
+        self.pool = pool
+        self.secure = pool.settings.public_base.startswith("https://")
+
+    # ------------------------------------------------------------ helpers
+    def _flow_or_error(self, db: Any, request: Request, form: dict[str, str] | None, stage: str | None):
+        flow = load_flow(self.pool, db, request.cookies.get(FLOW_COOKIE))
+        if flow is None:
+            return None, error_page("Sign-in expired", NO_FLOW)
+        if form is not None and not csrf_ok(flow, form.get("_csrf")):
+            return None, error_page(
+                "Form expired", "The form was not submitted from this page. Reload and retry.", 403
+            )
+        if stage is not None and flow.data.get("stage") != stage:
+            return None, RedirectResponse(_form_page(flow.data.get("stage", "login")), status_code=303)
+        return flow, None
+
+    def _finish(self, db: Any, flow: Any, user: User) -> Response:
+        """Signed in: start the browser session and send the code back to the client."""
+        from idp.oauth import redirect_with_code
+
+        auth_time = int(self.pool.clock())
+        session = self.pool.new_session(
+            db,
+            "browser",
+            user.sub,
+            None,
+            {"auth_time": auth_time},
+            self.pool.settings.browser_session_seconds,
+        )
+        data = dict(flow.data)
+        db.delete(flow)
+        db.flush()
+        response = redirect_with_code(self.pool, data, user.sub, auth_time, db=db)
+        set_cookie(response, SESSION_COOKIE, session, self.pool.settings.browser_session_seconds, self.secure)
+        return response
+
+    def _advance(self, db: Any, flow: Any, user: User) -> Response:
+        stage = {
+            "NEW_PASSWORD_REQUIRED": "new_password",
+            "MFA_SETUP": "mfa_setup",
+            "SOFTWARE_TOKEN_MFA": "totp",
+        }[self.pool.next_challenge(user)]
+        flow.sub = user.sub
+        data = {**flow.data, "stage": stage, "attempts": 0}
+        if stage == "mfa_setup":
+            user.totp_pending_secret = mfa.new_secret()
+        flow.data = data
+        return RedirectResponse(_form_page(stage), status_code=303)
+
+    # ------------------------------------------------------------ login
+    def login_page(self, request: Request) -> Response:
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, None, "login")
+            if problem:
+                return problem
+            return render("login.html", csrf=flow.data["csrf"], notice=request.query_params.get("notice"))
+
+    def login(self, request: Request, form: dict[str, str]) -> Response:
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, form, "login")
+            if problem:
+                return problem
+            csrf, client_id = flow.data["csrf"], flow.data["client_id"]
+        email = form.get("email", "").strip()
+        try:
+            user = self.pool.password_login(email, form.get("password", ""))
+        except CognitoError as exc:
+            if exc.kind == "UserNotConfirmedException":
+                return RedirectResponse(f"/confirm?email={email}", status_code=303)
+            # One message for unknown users and wrong passwords, so the page does not reveal who has an account.
+            generic = "Incorrect username or password."
+            message = exc.message if "attempts exceeded" in exc.message else generic
+            return render("login.html", status=400, csrf=csrf, error=message, email=email)
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, form, "login")
+            if problem:
+                return problem
+            if flow.client_id != client_id:
+                return error_page("Sign-in changed", NO_FLOW)
+            fresh = db.get(User, user.sub)
+            if fresh is None:
+                return error_page("Sign-in failed", "The account no longer exists.")
+            return self._advance(db, flow, fresh)
+
+    # ------------------------------------------------------------ new password (admin-created users)
+    def new_password_page(self, request: Request) -> Response:
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, None, "new_password")
+            return problem or render("new_password.html", csrf=flow.data["csrf"])
+
+    def new_password(self, request: Request, form: dict[str, str]) -> Response:
+        password = form.get("password", "")
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, form, "new_password")
+            if problem:
+                return problem
+            csrf = flow.data["csrf"]
+        try:
+            check_policy(password)
+        except CognitoError as exc:
+            return render("new_password.html", status=400, csrf=csrf, error=exc.message)
+        password_hash = self.pool.passwords.hash(password)
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, form, "new_password")
+            if problem:
+                return problem
+            user = db.get(User, flow.sub)
+            if user is None:
+                return error_page("Sign-in failed", "The account no longer exists.")
+            user.password_hash = password_hash
+            user.status = "CONFIRMED"
+            user.updated_at = self.pool.clock()
+            return self._advance(db, flow, user)
+
+    # ------------------------------------------------------------ MFA setup
+    def mfa_setup_page(self, request: Request, error: str | None = None, status: int = 200) -> Response:
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, None, "mfa_setup")
+            if problem:
+                return problem
+            user = db.get(User, flow.sub)
+            if user is None or not user.totp_pending_secret:
+                return error_page("Sign-in failed", NO_FLOW)
+            uri = mfa.provisioning_uri(
+                user.totp_pending_secret, user.email, f"city-tasks ({self.pool.pool_id})"
+            )
+            return render(
+                "mfa_setup.html",
+                status=status,
+                csrf=flow.data["csrf"],
+                secret=user.totp_pending_secret,
+                otpauth=uri,
+                qr=qr_svg(uri),
+                error=error,
+            )
+
+    def mfa_setup(self, request: Request, form: dict[str, str]) -> Response:
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, form, "mfa_setup")
+            if problem:
+                return problem
+            user = db.get(User, flow.sub)
+            if user is None or not user.totp_pending_secret:
+                return error_page("Sign-in failed", NO_FLOW)
+            result, step = mfa.check(user.totp_pending_secret, form.get("code", ""), self.pool.clock(), None)
+            if result is mfa.TotpResult.OK:
+                user.totp_secret, user.totp_pending_secret = user.totp_pending_secret, None
+                user.totp_last_step = step
+                user.updated_at = self.pool.clock()
+                return self._finish(db, flow, user)
+        return self.mfa_setup_page(request, "That code did not match. Check the time on your device.", 400)
+
+    # ------------------------------------------------------------ TOTP challenge
+    def totp_page(self, request: Request) -> Response:
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, None, "totp")
+            return problem or render("totp.html", csrf=flow.data["csrf"])
+
+    def totp(self, request: Request, form: dict[str, str]) -> Response:
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, form, "totp")
+            if problem:
+                return problem
+            user = db.get(User, flow.sub)
+            if user is None:
+                return error_page("Sign-in failed", "The account no longer exists.")
+            error = self.pool.check_totp(db, user, form.get("code", ""))
+            if error is None:
+                return self._finish(db, flow, user)
+            attempts = int(flow.data.get("attempts", 0)) + 1
+            csrf = flow.data["csrf"]
+            if attempts >= MAX_CODE_ATTEMPTS:
+                db.delete(flow)  # start over with the password
+                return error_page(
+                    "Too many wrong codes", "Go back to the application and sign in again.", 401
+                )
+            flow.data = {**flow.data, "attempts": attempts}
+        message = (
+            "That code was already used. Wait for the next one."
+            if error.kind == "ExpiredCodeException"
+            else "That code did not match."
+        )
+        return render("totp.html", status=400, csrf=csrf, error=message)
+
+    # ------------------------------------------------------------ sign-up and confirmation
+    def signup_page(self, request: Request) -> Response:
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, None, None)
+            return problem or render("signup.html", csrf=flow.data["csrf"])
+
+    def signup(self, request: Request, form: dict[str, str]) -> Response:
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, form, None)
+            if problem:
+                return problem
+            csrf, client_id = flow.data["csrf"], flow.data["client_id"]
+        email, name = form.get("email", "").strip(), form.get("name", "").strip()
+        try:
+            self.pool.sign_up(
+                client_id,
+                email,
+                form.get("password", ""),
+                [{"Name": "email", "Value": email}, {"Name": "name", "Value": name}],
+            )
+        except CognitoError as exc:
+            return render("signup.html", status=400, csrf=csrf, error=exc.message, email=email, name=name)
+        return RedirectResponse(f"/confirm?email={email}", status_code=303)
+
+    def confirm_page(self, request: Request) -> Response:
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, None, None)
+            return problem or render(
+                "confirm.html", csrf=flow.data["csrf"], email=request.query_params.get("email", "")
+            )
+
+    def confirm(self, request: Request, form: dict[str, str]) -> Response:
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, form, None)
+            if problem:
+                return problem
+            csrf, client_id = flow.data["csrf"], flow.data["client_id"]
+        email = form.get("email", "").strip()
+        try:
+            self.pool.confirm_sign_up(client_id, email, form.get("code", ""))
+        except CognitoError as exc:
+            return render("confirm.html", status=400, csrf=csrf, error=exc.message, email=email)
+        return RedirectResponse("/login?notice=confirmed", status_code=303)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+
+
+def router(pool: UserPool) -> APIRouter:
+    ui = HostedUi(pool)
+    api = APIRouter(include_in_schema=False)
+
+    def page(path: str, getter: Any, poster: Any) -> None:
+        @api.get(path, name=f"get {path}")
+        def _get(request: Request) -> Response:
+            return getter(request)
+
+        @api.post(path, name=f"post {path}")
+        async def _post(request: Request) -> Response:
+            form = await _form(request)
+            return await run_in_threadpool(poster, request, form)
+
+    page("/login", ui.login_page, ui.login)
+    page("/new-password", ui.new_password_page, ui.new_password)
+    page("/mfa/setup", ui.mfa_setup_page, ui.mfa_setup)
+    page("/mfa", ui.totp_page, ui.totp)
+    page("/signup", ui.signup_page, ui.signup)
+    page("/confirm", ui.confirm_page, ui.confirm)
+
+    return api

@@ -1,0 +1,3 @@
+from tasks_api.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,111 @@
+"""The ASGI application: ``create_app(settings)`` wires routers, middleware and the lifespan."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from tasks_api import health, problems
+from tasks_api.auth import AccessTokenVerifier, JwksCache
+from tasks_api.db.engine import create_engine, create_sessionmaker
+from tasks_api.db.migrate import upgrade
+from tasks_api.logging import AccessLogMiddleware
+from tasks_api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from tasks_api.settings import Settings, get_settings
+from tasks_api.tasks.router import build_router
+
+log = logging.getLogger("tasks_api")
+
+# Something to run for the life of the app (entered after the database is ready, left before it closes).
+LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+# Optional parts, found by module name so that this file does not change when they arrive.
+EXECUTIONS_ROUTER_MODULE = "tasks_api.executions.router"  # must define `router: APIRouter`
+EXECUTOR_HOOK_MODULE = "tasks_api.executions.hooks"  # must define `lifespan(app) -> async context manager`
+
+
+def _optional(module: str) -> object | None:
+    try:
+        if importlib.util.find_spec(module) is None:
+            return None
+    except ModuleNotFoundError:
+        return None
+    return importlib.import_module(module)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    engine = create_engine(settings)
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
+    app.state.verifier = AccessTokenVerifier(
+        issuer=settings.auth_issuer,
+        client_ids=settings.auth_client_ids,
+        jwks_url=settings.jwks_url,
+        jwks=JwksCache(http, min_refetch_seconds=settings.auth_jwks_min_refetch_seconds),
+        required_groups=settings.auth_required_groups,
+        required_scopes=settings.auth_required_scopes,
+        grace_seconds=settings.auth_grace_seconds,
+    )
+    try:
+        # The embedded SQLite file is created and migrated on start so `make dev` needs nothing else.
+        if settings.migrate_on_start or settings.is_sqlite:
+            await upgrade(engine)
+        async with AsyncExitStack() as stack:
+            for hook in app.state.lifespan_hooks:
+                await stack.enter_async_context(hook(app))
+            yield
+    finally:
+        await http.aclose()
+        await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="City Tasks API",
+        version="1.0.0",
+        description="Scheduled device tasks per user; a port of the Hiperium City Tasks service.",
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.readiness = health.Readiness()
+    # Called with (task id, next run) after each committed task write; the executor registers here.
+    app.state.schedule_listeners = []
+    # Entered in order during the lifespan; the executor's hook is added when the scheduler is enabled.
+    app.state.lifespan_hooks: list[LifespanHook] = []
+
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(build_router())
+    if (executions := _optional(EXECUTIONS_ROUTER_MODULE)) is not None:
+        app.include_router(executions.router)  # type: ignore[attr-defined]
+    if settings.scheduler_enabled and (hooks := _optional(EXECUTOR_HOOK_MODULE)) is not None:
+        app.state.lifespan_hooks.append(hooks.lifespan)  # type: ignore[attr-defined]
+
+    # Added innermost first: the access log sees everything, including 413s and CORS preflights.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept", "If-Match", "X-Request-Id"],
+            expose_headers=["ETag", "Location", "Link", "X-Request-Id", "Retry-After"],
+            max_age=7200,
+        )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(AccessLogMiddleware)
+    return app

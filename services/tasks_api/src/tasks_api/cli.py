@@ -1,0 +1,139 @@
+"""``tasks-api serve | migrate | worker`` (also ``python -m tasks_api``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from pydantic import ValidationError
+
+from tasks_api import logging as json_logging
+from tasks_api.settings import Settings
+
+log = logging.getLogger("tasks_api.cli")
+WORKER_MODULE = "tasks_api.executions.worker"  # must define `async def run(settings: Settings) -> None`
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings()
+        _ = settings.sqlalchemy_url  # DB_SECRET is parsed here: fail now with a message, not later
+        return settings
+    except (ValidationError, ValueError) as exc:
+        print(f"tasks-api: invalid configuration: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def serve(settings: Settings, host: str | None, port: int | None) -> int:
+    import uvicorn
+
+    from tasks_api.app import create_app
+
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        loop="uvloop",
+        http="httptools",
+        # Longer than the ALB's 60 s idle timeout, so the ALB always closes first (no 502 on reuse).
+        timeout_keep_alive=settings.keep_alive_timeout_seconds,
+        timeout_graceful_shutdown=max(settings.drain_seconds * 4, 30),
+        access_log=False,
+        log_config=None,
+        proxy_headers=True,
+        server_header=False,
+    )
+    server = DrainingServer(config, app.state.readiness, settings.drain_seconds)
+    server.run()
+    return 0
+
+
+class DrainingServer:
+    """uvicorn, with a SIGTERM that first turns readiness to 503, keeps serving for the drain window (the load
+    balancer stops routing to us), and only then stops accepting and lets in-flight requests finish."""
+
+    def __init__(self, config: object, readiness: object, drain_seconds: float) -> None:
+        import uvicorn
+
+        outer = self
+
+        class _Server(uvicorn.Server):
+            def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+                outer._on_signal(sig, frame)
+
+        self._server = _Server(config)  # type: ignore[arg-type]
+        self._base_exit = uvicorn.Server.handle_exit
+        self._readiness = readiness
+        self._drain = drain_seconds
+        self._timer: threading.Timer | None = None
+
+    def _on_signal(self, sig: int, frame: FrameType | None) -> None:
+        if self._readiness.draining or (sig == signal.SIGINT and self._drain == 0):  # type: ignore[attr-defined]
+            self._base_exit(self._server, sig, frame)  # second signal: stop now
+            return
+        self._readiness.draining = True  # type: ignore[attr-defined]
+        log.info("draining for %.1f s before shutdown", self._drain)
+        self._timer = threading.Timer(self._drain, self._base_exit, args=(self._server, sig, None))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def run(self) -> None:
+        self._server.run()
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+async def _migrate(settings: Settings, revision: str, down: bool) -> None:
+    from tasks_api.db import migrate
+    from tasks_api.db.engine import create_engine
+
+    engine = create_engine(settings)
+    try:
+        if down:
+            await migrate.downgrade(engine, revision)
+        else:
+            await migrate.upgrade(engine, revision)
+    finally:
+        await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tasks-api", description="The City Tasks API.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = commands.add_parser("serve", help="run the HTTP API (uvicorn, uvloop, httptools)")
+    serve_cmd.add_argument("--host", default=None, help="listen address (default: HOST, 0.0.0.0)")
+    serve_cmd.add_argument("--port", type=int, default=None, help="listen port (default: PORT, 8080)")
+    migrate_cmd = commands.add_parser("migrate", help="apply the database migrations")
+    migrate_cmd.add_argument(
+        "--revision", default=None, help="target revision (default: head; base with --down)"
+    )
+    migrate_cmd.add_argument("--down", action="store_true", help="downgrade to --revision instead")
+    commands.add_parser("worker", help="run the scheduler's executor without the HTTP API")
+    args = parser.parse_args(argv)
+
+    settings = _settings()
+    json_logging.configure(settings.log_level)
+    if args.command == "serve":
+        return serve(settings, args.host, args.port)
+    if args.command == "migrate":
+        revision = args.revision or ("base" if args.down else "head")
+        try:
+            asyncio.run(_migrate(settings, revision, args.down))
+        except OSError as exc:
+            print(f"tasks-api: cannot reach the database: {exc}", file=sys.stderr)
+            return 1
+        log.info("migrations applied", extra={"revision": revision, "down": args.down})
+        return 0
+    if importlib.util.find_spec(WORKER_MODULE) is None:
+        print("tasks-api: this build has no scheduler worker", file=sys.stderr)
+        return 2
+    worker = importlib.import_module(WORKER_MODULE)
+    asyncio.run(worker.run(settings))
+    return 0

@@ -1,0 +1,57 @@
+"""The async SQLAlchemy engine and session factory, tuned for ECS + Aurora (and SQLite for `make dev`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from tasks_api.settings import Settings
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    url = settings.sqlalchemy_url
+    if settings.is_sqlite:
+        return _sqlite_engine(url, settings.sqlite_path)
+    connect_args: dict[str, Any] = {
+        # Bound the TCP connect so a paused or lost database becomes a quick 503, not a hang.
+        "timeout": settings.db_pool_timeout_seconds,
+        "command_timeout": max(settings.db_statement_timeout_ms / 1000 + 2, 5),
+        "server_settings": {
+            "application_name": "tasks-api",
+            "statement_timeout": str(settings.db_statement_timeout_ms),
+        },
+    }
+    return create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        # Aurora fail-overs and idle pauses leave dead sockets in the pool: test before use, and
+        # retire connections before the proxies and NATs in between forget them.
+        pool_pre_ping=True,
+        pool_recycle=settings.db_pool_recycle_seconds,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        connect_args=connect_args,
+    )
+
+
+def _sqlite_engine(url: str, path: Path) -> AsyncEngine:
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")  # ON DELETE CASCADE for executions
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return engine
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

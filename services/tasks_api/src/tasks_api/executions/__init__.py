@@ -1,0 +1,1 @@
+"""The scheduler: claims due tasks across replicas, records executions, performs their effects."""

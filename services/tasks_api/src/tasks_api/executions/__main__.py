@@ -1,0 +1,3 @@
+from tasks_api.executions.worker import main
+
+main()

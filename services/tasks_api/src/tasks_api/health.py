@@ -1,0 +1,60 @@
+"""Liveness, readiness and the draining switch flipped on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from tasks_api.db.migrate import is_at_head
+
+log = logging.getLogger("tasks_api.health")
+READY_CHECK_TIMEOUT_SECONDS = 3.0
+
+
+@dataclass
+class Readiness:
+    draining: bool = False
+
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health/live", summary="The process is up")
+async def live() -> dict[str, str]:
+    return {"status": "UP"}
+
+
+@router.get(
+    "/health/ready",
+    summary="Database reachable and migrations at head; 503 otherwise and while draining",
+    responses={503: {"description": "Not ready"}},
+)
+async def ready(request: Request) -> JSONResponse:
+    state: Readiness = request.app.state.readiness
+    if state.draining:
+        return _down("draining")
+    try:
+        async with asyncio.timeout(READY_CHECK_TIMEOUT_SECONDS):
+            async with request.app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+                at_head = await is_at_head(conn)
+    except Exception as exc:  # any failure here means "not ready", never a 500
+        log.warning("readiness: database check failed: %s", type(exc).__name__)
+        return _down("database unreachable")
+    if not at_head:
+        return _down("database schema is not at the latest migration")
+    return JSONResponse({"status": "UP", "checks": {"database": "UP", "migrations": "UP"}})
+
+
+def _down(reason: str) -> JSONResponse:
+    return JSONResponse({"status": "DOWN", "reason": reason}, status_code=503, headers={"Retry-After": "5"})
+
+
+# The original service's health paths (its ALB checked /q/health/live).
+router.add_api_route("/q/health/live", live, methods=["GET"], include_in_schema=False)
+router.add_api_route("/q/health/ready", ready, methods=["GET"], include_in_schema=False)

@@ -1,0 +1,170 @@
+"""Task use cases: validation that needs the clock or the stored row, nextRunAt, optimistic concurrency."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tasks_api.db.models import Task
+from tasks_api.domain.days import parse_days
+from tasks_api.domain.schedule import Schedule, next_fire_time
+from tasks_api.problems import ProblemError, field_error
+from tasks_api.tasks.repository import TaskRepository
+from tasks_api.tasks.schemas import REQUIRED_ATTRS, TaskFields, TaskPatch
+
+log = logging.getLogger("tasks_api.tasks")
+
+# Called after a commit with (task id, next run); the scheduler uses it to wake early for a sooner task.
+ScheduleListener = Callable[[int, datetime | None], None]
+
+
+def etag(task: Task) -> str:
+    return f'"{task.id}.{task.version}"'
+
+
+def if_match_allows(header: str | None, task: Task) -> bool:
+    if header is None:
+        return True
+    current = etag(task)
+    for candidate in header.split(","):
+        tag = candidate.strip()
+        if tag == "*" or tag == current or tag.removeprefix("W/") == current:
+            return True
+    return False
+
+
+def next_run_at(values: dict[str, Any], now: datetime) -> datetime | None:
+    schedule = Schedule(
+        hour=values["hour"],
+        minute=values["minute"],
+        days=parse_days(values["execution_days"]),
+        time_zone=values["time_zone"],
+        execute_until=_aware(values.get("execute_until")),
+        active=values["status"] == "ACT",
+    )
+    return next_fire_time(schedule, now)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _not_found() -> ProblemError:
+    return ProblemError(404, "No such task.")
+
+
+def _stale() -> ProblemError:
+    return ProblemError(412, "The task has changed since it was read; fetch it again and retry.")
+
+
+class TaskService:
+    def __init__(
+        self,
+        session: AsyncSession,
+        owner_sub: str,
+        *,
+        default_time_zone: str,
+        listeners: Iterable[ScheduleListener] = (),
+    ) -> None:
+        self.session = session
+        self.repo = TaskRepository(session, owner_sub)
+        self.default_zone = default_time_zone
+        self.listeners = tuple(listeners)
+
+    async def get(self, task_id: int) -> Task:
+        task = await self.repo.get(task_id)
+        if task is None:
+            raise _not_found()
+        return task
+
+    async def create(self, body: TaskFields) -> Task:
+        if body.id is not None:
+            raise ProblemError(400, "A new task must not carry an id; the server assigns it.")
+        now = datetime.now(UTC)
+        if body.execute_until is not None and body.execute_until <= now:
+            raise ProblemError(
+                422,
+                "The request has invalid fields; see errors.",
+                errors=[field_error("executeUntil", "must be in the future")],
+            )
+        values = self._complete(body.writable())
+        values["next_run_at"] = next_run_at(values, now)
+        task = await self.repo.create(values)
+        await self.session.commit()
+        self._notify(task)
+        return task
+
+    async def replace(self, task_id: int, body: TaskFields, if_match: str | None) -> Task:
+        if body.id is not None and body.id != task_id:
+            raise ProblemError(400, "The body's id differs from the task in the path.")
+        current = await self.get(task_id)
+        return await self._write(current, self._complete(body.writable()), if_match)
+
+    async def patch(self, task_id: int, body: TaskPatch, if_match: str | None) -> Task:
+        if body.id is not None and body.id != task_id:
+            raise ProblemError(400, "The body's id differs from the task in the path.")
+        current = await self.get(task_id)
+        changes = body.changes()
+        nulls = [name for name in REQUIRED_ATTRS if name in changes and changes[name] is None]
+        if nulls:
+            raise ProblemError(
+                422,
+                "The request has invalid fields; see errors.",
+                errors=[field_error(_camel(name), "may not be null") for name in nulls],
+            )
+        merged = {name: getattr(current, name) for name in TaskFields.model_fields if name != "id"}
+        merged.update(changes)
+        merged["execute_until"] = _aware(merged.get("execute_until"))
+        try:
+            validated = TaskFields.model_validate(merged)
+        except ValidationError as exc:  # the merge itself is valid field by field; keep a clear 422
+            errors = [field_error(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
+            raise ProblemError(422, "The request has invalid fields; see errors.", errors=errors) from None
+        return await self._write(current, self._complete(validated.writable()), if_match)
+
+    async def delete(self, task_id: int, if_match: str | None) -> None:
+        if if_match is not None:
+            current = await self.get(task_id)
+            if not if_match_allows(if_match, current):
+                raise _stale()
+            deleted = await self.repo.delete(task_id, current.version)
+        else:
+            deleted = await self.repo.delete(task_id)
+        if not deleted:
+            await self.session.rollback()
+            raise _stale() if if_match is not None else _not_found()
+        await self.session.commit()
+
+    async def _write(self, current: Task, values: dict[str, Any], if_match: str | None) -> Task:
+        if not if_match_allows(if_match, current):
+            raise _stale()
+        values["next_run_at"] = next_run_at(values, datetime.now(UTC))
+        task = await self.repo.update(current.id, current.version, values)
+        if task is None:  # another writer got there between our read and our write
+            await self.session.rollback()
+            raise _stale()
+        await self.session.commit()
+        self._notify(task)
+        return task
+
+    def _complete(self, values: dict[str, Any]) -> dict[str, Any]:
+        if values.get("time_zone") is None:
+            values["time_zone"] = self.default_zone
+        return values
+
+    def _notify(self, task: Task) -> None:
+        for listener in self.listeners:
+            try:
+                listener(task.id, task.next_run_at)
+            except Exception:  # a listener must never fail the request that already committed
+                log.exception("schedule listener failed")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.idp.support import RunningIdp, free_port, idp_settings, running_idp
+
+
+@pytest.fixture(scope="module")
+def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningIdp]:
+    tmp: Path = tmp_path_factory.mktemp("idp")
+    port = free_port()
+    with running_idp(idp_settings(tmp, port)) as running:
+        yield running

@@ -1,0 +1,328 @@
+"""The Tasks stack: ARM64 Fargate API behind an ALB, Aurora Serverless v2, autoscaling, alarms."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk.assertions import Annotations, Match
+from infra.stacks import tasks as tasks_stack
+
+from tests.infra.conftest import DEPLOYED_INPUTS
+
+
+def _container(synth) -> dict:
+    task_def = next(iter(synth.resources("Tasks", "AWS::ECS::TaskDefinition").values()))
+    (container,) = task_def["Properties"]["ContainerDefinitions"]
+    return container
+
+
+def test_task_runs_on_arm64_with_the_configured_size(synth_env, env_name):
+    synth = synth_env(env_name)
+    synth.template("Tasks").has_resource_properties(
+        "AWS::ECS::TaskDefinition",
+        {
+            "RuntimePlatform": {"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"},
+            "RequiresCompatibilities": ["FARGATE"],
+            "Cpu": str(synth.config.service.cpu),
+            "Memory": str(synth.config.service.memory_mib),
+        },
+    )
+
+
+def test_image_is_built_for_arm64_from_the_repo_dockerfile(synth_env):
+    synth = synth_env("sandbox")
+    manifest = json.loads((synth.outdir / f"{synth.config.stack_name('Tasks')}.assets.json").read_text())
+    (image,) = manifest["dockerImages"].values()
+    assert image["source"]["dockerFile"] == "Dockerfile.arm64"
+    assert image["source"]["platform"] == "linux/arm64"
+    context = synth.outdir / image["source"]["directory"]
+    shipped = {p.relative_to(context).parts[0] for p in context.rglob("*")}
+    assert {"Dockerfile.arm64", "pyproject.toml", "uv.lock", "services"} <= shipped
+    assert not shipped & {
+        ".venv",
+        ".git",
+        "tests",
+        "frontend",
+        "docs",
+        "node_modules",
+        "cdk.out",
+        "loadtests",
+    }
+
+
+def test_database_secret_is_injected_as_a_secret_never_as_plain_environment(synth_env):
+    synth = synth_env("sandbox")
+    container = _container(synth)
+    attachment_id = next(iter(synth.resources("Tasks", "AWS::SecretsManager::SecretTargetAttachment")))
+    # The whole JSON secret (attached to the cluster: host, port, dbname, username, password).
+    assert container["Secrets"] == [{"Name": "DB_SECRET", "ValueFrom": {"Ref": attachment_id}}]
+    names = {e["Name"] for e in container["Environment"]}
+    assert "DB_SECRET" not in names
+    assert not any("password" in json.dumps(e).lower() for e in container["Environment"])
+
+
+def test_api_environment_carries_auth_cors_zone_and_bus(sandbox_deployed):
+    container = _container(sandbox_deployed)
+    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert env["AUTH_ISSUER"] == DEPLOYED_INPUTS.issuer
+    assert env["AUTH_CLIENT_IDS"] == "webclient123,loadclient456"
+    assert env["CORS_ORIGINS"] == DEPLOYED_INPUTS.frontend_url
+    assert env["TIME_ZONE"] == "America/Guayaquil"
+    assert env["MIGRATE_ON_START"] == "true"
+    bus_id = next(iter(sandbox_deployed.resources("Tasks", "AWS::Events::EventBus")))
+    assert env["EVENT_BUS_NAME"] == {"Ref": bus_id}
+    assert container["PortMappings"][0]["ContainerPort"] == 8080
+
+
+def test_task_role_may_put_events_on_its_bus_only(sandbox_deployed):
+    policies = sandbox_deployed.resources("Tasks", "AWS::IAM::Policy")
+    bus_id = next(iter(sandbox_deployed.resources("Tasks", "AWS::Events::EventBus")))
+    statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    put = [s for s in statements if s["Action"] == "events:PutEvents"]
+    assert put == [
+        {"Action": "events:PutEvents", "Effect": "Allow", "Resource": {"Fn::GetAtt": [bus_id, "Arn"]}}
+    ]
+
+
+def test_without_idp_outputs_synth_still_works_and_warns(synth_env):
+    synth = synth_env("sandbox")
+    env = {e["Name"]: e["Value"] for e in _container(synth)["Environment"]}
+    assert "pending-idp-deploy" in env["AUTH_ISSUER"]
+    Annotations.from_stack(synth.stack("Tasks")).has_warning("*", Match.string_like_regexp("No IdP outputs"))
+
+
+@pytest.mark.parametrize(
+    ("env_name_", "min_acu", "max_acu"),
+    [("sandbox", 0, 4), ("dev", 0, 4), ("test", 0.5, 8), ("prod", 0.5, 16)],
+)
+def test_aurora_serverless_v2_postgres16_capacity_per_environment(synth_env, env_name_, min_acu, max_acu):
+    template = synth_env(env_name_).template("Tasks")
+    template.has_resource_properties(
+        "AWS::RDS::DBCluster",
+        {
+            "Engine": "aurora-postgresql",
+            "EngineVersion": Match.string_like_regexp(r"^16\."),
+            "ServerlessV2ScalingConfiguration": {"MinCapacity": min_acu, "MaxCapacity": max_acu},
+            "StorageEncrypted": True,
+            "DatabaseName": "city_tasks",
+        },
+    )
+    template.has_resource_properties(
+        "AWS::RDS::DBInstance", {"DBInstanceClass": "db.serverless", "PubliclyAccessible": False}
+    )
+
+
+def test_sandbox_matches_the_original_sizes(environments):
+    sandbox = environments["sandbox"]
+    assert (sandbox.service.cpu, sandbox.service.memory_mib) == (256, 512)
+    assert (sandbox.service.min_tasks, sandbox.service.max_tasks) == (1, 2)
+    assert (sandbox.database.min_acu, sandbox.database.max_acu) == (0, 4)
+    prod = environments["prod"]
+    assert (prod.service.min_tasks, prod.service.max_tasks) == (2, 10)
+    assert (prod.database.min_acu, prod.database.max_acu) == (0.5, 16)
+
+
+def test_database_port_is_open_only_to_the_service(synth_env, env_name):
+    synth = synth_env(env_name)
+    cluster = next(iter(synth.resources("Tasks", "AWS::RDS::DBCluster").values()))
+    (db_sg,) = cluster["Properties"]["VpcSecurityGroupIds"]
+    db_sg_id = db_sg["Fn::GetAtt"][0]
+    service = next(iter(synth.resources("Tasks", "AWS::ECS::Service").values()))
+    (service_sg,) = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"]
+    ingress = [
+        r["Properties"]
+        for r in synth.resources("Tasks", "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"]["GroupId"] == {"Fn::GetAtt": [db_sg_id, "GroupId"]}
+    ]
+    inline = synth.templates["Tasks"]["Resources"][db_sg_id]["Properties"].get("SecurityGroupIngress", [])
+    assert inline == []
+    assert len(ingress) == 1
+    assert ingress[0]["SourceSecurityGroupId"] == service_sg
+    cluster_id = next(iter(synth.resources("Tasks", "AWS::RDS::DBCluster")))
+    assert cluster["Properties"]["Port"] == 5432
+    assert ingress[0]["FromPort"] == ingress[0]["ToPort"] == {"Fn::GetAtt": [cluster_id, "Endpoint.Port"]}
+    assert "CidrIp" not in ingress[0]
+
+
+def test_database_lives_in_isolated_subnets(synth_env):
+    synth = synth_env("sandbox")
+    (subnet_group,) = synth.resources("Tasks", "AWS::RDS::DBSubnetGroup").values()
+    subnet_ids = {ref["Ref"] for ref in subnet_group["Properties"]["SubnetIds"]}
+    assert subnet_ids
+    assert all("data" in s for s in subnet_ids)
+
+
+def test_nat_gateways_follow_the_config(synth_env, env_name):
+    synth = synth_env(env_name)
+    assert len(synth.resources("Tasks", "AWS::EC2::NatGateway")) == synth.config.nat_gateways
+    assert len(synth.resources("Tasks", "AWS::EC2::Subnet")) == 6  # 2 AZs x public/app/data
+
+
+def test_health_check_and_shutdown_timing_fit_the_drain(synth_env):
+    synth = synth_env("sandbox")
+    synth.template("Tasks").has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::TargetGroup",
+        {
+            "HealthCheckPath": "/health/ready",
+            "Port": 8080,
+            "TargetType": "ip",
+            "TargetGroupAttributes": Match.array_with(
+                [{"Key": "deregistration_delay.timeout_seconds", "Value": "15"}]
+            ),
+        },
+    )
+    container = _container(synth)
+    assert container["StopTimeout"] == 30
+    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    drain = int(env["DRAIN_SECONDS"])
+    # In-flight requests finish inside the deregistration delay; after SIGTERM the app drains, then exits
+    # well before SIGKILL.
+    assert drain < tasks_stack.DEREGISTRATION_DELAY.to_seconds() < tasks_stack.STOP_TIMEOUT.to_seconds()
+    assert container["StopTimeout"] >= drain + 10
+
+
+def test_rolling_deploy_with_circuit_breaker_rollback(synth_env):
+    synth_env("sandbox").template("Tasks").has_resource_properties(
+        "AWS::ECS::Service",
+        {
+            "LaunchType": "FARGATE",
+            "DeploymentConfiguration": Match.object_like(
+                {
+                    "DeploymentCircuitBreaker": {"Enable": True, "Rollback": True},
+                    "MinimumHealthyPercent": 100,
+                    "MaximumPercent": 200,
+                }
+            ),
+            "NetworkConfiguration": {
+                "AwsvpcConfiguration": Match.object_like({"AssignPublicIp": "DISABLED"})
+            },
+        },
+    )
+
+
+def test_autoscaling_on_cpu_and_requests_per_target(synth_env, env_name):
+    synth = synth_env(env_name)
+    template = synth.template("Tasks")
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+        {"MinCapacity": synth.config.service.min_tasks, "MaxCapacity": synth.config.service.max_tasks},
+    )
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": Match.object_like(
+                {
+                    "PredefinedMetricSpecification": {
+                        "PredefinedMetricType": "ECSServiceAverageCPUUtilization"
+                    },
+                    "TargetValue": 70,
+                }
+            ),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ApplicationAutoScaling::ScalingPolicy",
+        {
+            "TargetTrackingScalingPolicyConfiguration": Match.object_like(
+                {
+                    "PredefinedMetricSpecification": Match.object_like(
+                        {"PredefinedMetricType": "ALBRequestCountPerTarget"}
+                    ),
+                    "TargetValue": 1000,
+                }
+            ),
+        },
+    )
+
+
+def test_log_groups_have_the_configured_retention(synth_env, env_name):
+    synth = synth_env(env_name)
+    groups = synth.resources("Tasks", "AWS::Logs::LogGroup").values()
+    assert {g["Properties"]["RetentionInDays"] for g in groups} == {synth.config.log_retention_days}
+    container = _container(synth)
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+
+
+def test_prod_has_deletion_protection_and_keeps_its_data(synth_env):
+    template = synth_env("prod").template("Tasks")
+    template.has_resource(
+        "AWS::RDS::DBCluster",
+        {"DeletionPolicy": "Snapshot", "Properties": Match.object_like({"DeletionProtection": True})},
+    )
+    template.has_resource("AWS::Logs::LogGroup", {"DeletionPolicy": "Retain"})
+
+
+def test_sandbox_database_is_disposable(synth_env):
+    template = synth_env("sandbox").template("Tasks")
+    template.has_resource(
+        "AWS::RDS::DBCluster",
+        {"DeletionPolicy": "Delete", "Properties": Match.object_like({"DeletionProtection": False})},
+    )
+
+
+def test_sandbox_serves_http_and_warns(synth_env):
+    synth = synth_env("sandbox")
+    listeners = [
+        r["Properties"] for r in synth.resources("Tasks", "AWS::ElasticLoadBalancingV2::Listener").values()
+    ]
+    assert [(listener["Port"], listener["Protocol"]) for listener in listeners] == [(80, "HTTP")]
+    Annotations.from_stack(synth.stack("Tasks")).has_warning("*", Match.string_like_regexp("serves HTTP"))
+
+
+def test_prod_serves_https_with_its_certificate_and_redirects_http(synth_env):
+    synth = synth_env("prod")
+    listeners = {
+        r["Properties"]["Port"]: r["Properties"]
+        for r in synth.resources("Tasks", "AWS::ElasticLoadBalancingV2::Listener").values()
+    }
+    assert listeners[443]["Protocol"] == "HTTPS"
+    assert listeners[443]["Certificates"] == [{"CertificateArn": synth.config.domains.api_certificate_arn}]
+    assert listeners[80]["DefaultActions"][0]["Type"] == "redirect"
+    synth.template("Tasks").has_resource_properties(
+        "AWS::Route53::RecordSet", {"Name": "api.city-tasks.example.com.", "Type": "A"}
+    )
+    assert synth.templates["Tasks"]["Outputs"]["ApiUrl"]["Value"] == "https://api.city-tasks.example.com"
+
+
+def test_load_balancer_writes_access_logs_and_drops_invalid_headers(synth_env):
+    synth_env("sandbox").template("Tasks").has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        {
+            "Scheme": "internet-facing",
+            "LoadBalancerAttributes": Match.array_with([{"Key": "access_logs.s3.enabled", "Value": "true"}]),
+        },
+    )
+    synth_env("sandbox").template("Tasks").has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        {
+            "LoadBalancerAttributes": Match.array_with(
+                [{"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"}]
+            ),
+        },
+    )
+
+
+def test_alarms_for_errors_latency_and_unhealthy_hosts_notify_the_topic(synth_env):
+    synth = synth_env("sandbox")
+    topic_id = next(iter(synth.resources("Tasks", "AWS::SNS::Topic")))
+    alarms = list(synth.resources("Tasks", "AWS::CloudWatch::Alarm").values())
+    assert len(alarms) == 3
+    for alarm in alarms:
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+    by_metric = {a["Properties"].get("MetricName", "expression"): a["Properties"] for a in alarms}
+    assert by_metric["TargetResponseTime"]["ExtendedStatistic"] == "p95"
+    assert by_metric["UnHealthyHostCount"]["Threshold"] == 1
+    expression = next(m for m in by_metric["expression"]["Metrics"] if "Expression" in m)
+    assert "elb5xx" in expression["Expression"]
+    assert "target5xx" in expression["Expression"]
+    synth.template("Tasks").has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": synth.config.alarm_email}
+    )
+
+
+def test_event_bus_for_task_executions(synth_env, env_name):
+    synth_env(env_name).template("Tasks").has_resource_properties(
+        "AWS::Events::EventBus", {"Name": f"city-tasks-{env_name}"}
+    )

@@ -1,0 +1,120 @@
+"""devstack's supervisor on real child processes: prefixed logs, health waits, failures, orderly stop."""
+
+from __future__ import annotations
+
+import io
+import socket
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from devstack.processes import Console, Service, StackError, Supervisor
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _python(code: str) -> list[str]:
+    return [sys.executable, "-c", textwrap.dedent(code)]
+
+
+HTTP_SERVER = """
+    import http.server, sys
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b'{"issuer": "x"}'
+            self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+            self.wfile.write(body)
+        def log_message(self, *a): pass
+    print("listening", flush=True)
+    http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+@pytest.fixture
+def supervisor() -> Supervisor:
+    sup = Supervisor(Console(io.StringIO()))
+    yield sup
+    sup.kill_all()
+
+
+def _output(sup: Supervisor) -> str:
+    return sup.console._stream.getvalue()  # type: ignore[attr-defined]
+
+
+def test_service_becomes_healthy_and_its_lines_are_prefixed(supervisor: Supervisor, tmp_path: Path) -> None:
+    port = _free_port()
+    service = supervisor.start(Service("fake-idp", [*_python(HTTP_SERVER), str(port)], {}, tmp_path))
+    supervisor.wait_healthy(service, f"http://127.0.0.1:{port}/", timeout=20)
+    supervisor.stop_all(grace=5)
+    assert service.exited() is not None
+    assert "fake-idp| listening\n" in _output(supervisor)
+
+
+def test_health_check_can_refuse_a_wrong_answer(supervisor: Supervisor, tmp_path: Path) -> None:
+    port = _free_port()
+    service = supervisor.start(Service("fake-idp", [*_python(HTTP_SERVER), str(port)], {}, tmp_path))
+    with pytest.raises(StackError, match="issuer is wrong"):
+        supervisor.wait_healthy(service, f"http://127.0.0.1:{port}/", 20, check=lambda r: "issuer is wrong")
+
+
+def test_a_service_that_dies_while_starting_is_reported(supervisor: Supervisor, tmp_path: Path) -> None:
+    service = supervisor.start(Service("broken", _python("import sys; print('bad config'); sys.exit(3)"), {},
+                                       tmp_path))  # fmt: skip
+    with pytest.raises(StackError, match="broken exited with code 3"):
+        supervisor.wait_healthy(service, f"http://127.0.0.1:{_free_port()}/", timeout=20)
+
+
+def test_a_service_that_never_answers_times_out(supervisor: Supervisor, tmp_path: Path) -> None:
+    service = supervisor.start(Service("silent", _python("import time; time.sleep(60)"), {}, tmp_path))
+    with pytest.raises(StackError, match="not healthy"):
+        supervisor.wait_healthy(service, f"http://127.0.0.1:{_free_port()}/", timeout=1)
+
+
+def test_one_shot_step_must_succeed(supervisor: Supervisor, tmp_path: Path) -> None:
+    supervisor.run_once(Service("migrate", _python("print('applied')"), {}, tmp_path), timeout=20)
+    with pytest.raises(StackError, match="migrate failed"):
+        supervisor.run_once(Service("migrate", _python("raise SystemExit(1)"), {}, tmp_path), timeout=20)
+    assert supervisor.services == []
+
+
+def test_watch_returns_the_service_that_stopped_on_its_own(supervisor: Supervisor, tmp_path: Path) -> None:
+    supervisor.start(Service("steady", _python("import time; time.sleep(60)"), {}, tmp_path))
+    quitter = supervisor.start(Service("quitter", _python("import time; time.sleep(0.5)"), {}, tmp_path))
+    assert supervisor.watch() is quitter
+
+
+def test_stop_request_ends_watch(supervisor: Supervisor, tmp_path: Path) -> None:
+    supervisor.start(Service("steady", _python("import time; time.sleep(60)"), {}, tmp_path))
+    supervisor.stop_requested.set()
+    assert supervisor.watch() is None
+
+
+def test_stop_all_terminates_then_kills_a_stubborn_service(supervisor: Supervisor, tmp_path: Path) -> None:
+    stubborn = _python("""
+        import signal, time
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print('handler' + ' installed', flush=True)
+        time.sleep(60)
+    """)
+    polite = supervisor.start(Service("polite", _python("import time; time.sleep(60)"), {}, tmp_path))
+    mule = supervisor.start(Service("mule", stubborn, {}, tmp_path))
+    # Let the stubborn one install its handler before it is asked to stop.
+    deadline = time.monotonic() + 20
+    while "mule    | handler installed" not in _output(supervisor) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pids = [polite.pid, mule.pid]
+    supervisor.stop_all(grace=1)
+    assert polite.exited() == -15  # SIGTERM
+    assert mule.exited() == -9  # SIGKILL after the grace period
+    assert "did not stop within 1 s" in _output(supervisor)
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in pids)
