@@ -30,6 +30,7 @@ from tests.e2e.stack import (
     port_is_free,
     run_once,
     running,
+    tail,
 )
 from tests.e2e.web_server import WebServer
 
@@ -45,6 +46,7 @@ class Stack:
     web_url: str
     idp_url: str
     api_url: str
+    work: Path
 
 
 def seed_with_origin(seed: Path, origin: str, out: Path) -> bool:
@@ -106,7 +108,7 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
         WebServer(frontend_dist, config, api_url=f"http://127.0.0.1:{api_port}", port=web_port) as web,
     ):
         web_url = f"http://localhost:{web_port}"
-        yield Stack(web=web, web_url=web_url, idp_url=idp_url, api_url=web.api_url or "")
+        yield Stack(web=web, web_url=web_url, idp_url=idp_url, api_url=web.api_url or "", work=work)
     postgres_server.drop_database(database_url.rsplit("/", 1)[1])
 
 
@@ -188,6 +190,22 @@ def test_the_whole_app_against_the_local_stack(stack: Stack, chromium) -> None:
     console = AppConsole(stack.web_url)
     page = context.new_page()
     console.watch(page)
+    try:
+        scenario(stack, context, page, console, email, name)
+    except Exception as exc:
+        shot = screenshot(page, "99-failure")
+        raise AssertionError(
+            f"failed at {page.url} (screenshot {shot}); app console errors: {console.errors}\n"
+            f"--- idp log ---\n{tail(stack.work / 'idp.log')}\n"
+            f"--- api log ---\n{tail(stack.work / 'api.log')}"
+        ) from exc
+    finally:
+        context.close()
+    assert console.errors == []
+    assert console.http_statuses <= {401, 404, 412, 422, 502}
+
+
+def scenario(stack: Stack, context, page, console: AppConsole, email: str, name: str) -> None:
 
     # --- first login: password, then MFA setup with the secret the IdP shows -----------------------------
     page.goto(f"{stack.web_url}/")
@@ -202,7 +220,7 @@ def test_the_whole_app_against_the_local_stack(stack: Stack, chromium) -> None:
     page.wait_for_url(f"{stack.web_url}/tasks")
     expect_heading(page, "Your tasks")
     assert page.get_by_test_id("user-name").inner_text() == name
-    assert page.get_by_text("You have no tasks yet").is_visible()
+    page.get_by_text("You have no tasks yet").wait_for()
 
     # --- create ------------------------------------------------------------------------------------------
     page.get_by_role("link", name="New task").click()
@@ -225,7 +243,7 @@ def test_the_whole_app_against_the_local_stack(stack: Stack, chromium) -> None:
     for expected in ("18:45", "Mon, Wed, Fri", "America/Guayaquil", "lamp-square-1", "Activate", "Active"):
         assert expected in details
     assert "2031" in details
-    assert page.get_by_role("status").filter(has_text="created").is_visible()
+    page.get_by_role("status").filter(has_text="created").wait_for()
     screenshot(page, "06-task-details")
 
     # --- a second task, then find both in the list -------------------------------------------------------
@@ -337,7 +355,7 @@ def test_the_whole_app_against_the_local_stack(stack: Stack, chromium) -> None:
     screenshot(page, "14-delete-confirmation")
     dialog.get_by_role("button", name="Delete task").click()
     expect_heading(page, "Your tasks")
-    assert page.get_by_role("status").filter(has_text="deleted").first.is_visible()
+    page.get_by_role("status").filter(has_text="deleted").first.wait_for()
     page.locator("table.task-table tbody tr").first.wait_for()
     assert page.locator("table.task-table tbody th").all_inner_texts() == ["Fountain"]
 
@@ -365,7 +383,3 @@ def test_the_whole_app_against_the_local_stack(stack: Stack, chromium) -> None:
     expect_heading(page, "Your tasks")
     assert page.get_by_test_id("user-name").inner_text() == name
     assert page.locator("table.task-table tbody th").all_inner_texts() == ["Fountain"]
-
-    context.close()
-    assert console.errors == []
-    assert console.http_statuses <= {401, 404, 412, 422, 502}
