@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -108,8 +109,29 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
         WebServer(frontend_dist, config, api_url=f"http://127.0.0.1:{api_port}", port=web_port) as web,
     ):
         web_url = f"http://localhost:{web_port}"
+        if problem := browser_blockers(idp_url, idp_port, web_url):
+            pytest.skip(f"the local IdP cannot serve a browser app yet: {problem}")
         yield Stack(web=web, web_url=web_url, idp_url=idp_url, api_url=web.api_url or "", work=work)
     postgres_server.drop_database(database_url.rsplit("/", 1)[1])
+
+
+def browser_blockers(idp_url: str, idp_port: int, web_url: str) -> str | None:
+    """What in the IdP's answers stops a browser app from logging in (Cognito does neither)."""
+    local = f"http://127.0.0.1:{idp_port}"
+    discovery = httpx.get(f"{local}/{POOL_ID}/.well-known/openid-configuration", headers={"Origin": web_url})
+    if discovery.headers.get("access-control-allow-origin") not in {"*", web_url}:
+        return (
+            "no CORS on the discovery document (and so on /oauth2/token): oidc-client-ts fetches both "
+            f"from {web_url}; the IdP must send Access-Control-Allow-Origin for the clients' origins"
+        )
+    login = httpx.get(f"{local}/login")
+    csp = login.headers.get("content-security-policy", "")
+    if "form-action 'self'" in csp and web_url not in csp:
+        return (
+            "its hosted-UI pages send CSP \"form-action 'self'\", which makes Chromium block the redirect "
+            "to the app's callback after the login/MFA form posts; allow the client's callback origins"
+        )
+    return None
 
 
 def create_user(stack: Stack, email: str, name: str) -> None:
