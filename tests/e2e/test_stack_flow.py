@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from playwright.sync_api import expect
 
 from tests.e2e.browser import screenshot
 from tests.e2e.hosted_ui import Authenticator, read_totp_secret, submit_code, submit_login
@@ -337,8 +339,8 @@ def scenario(stack: Stack, context, page, console: AppConsole, email: str, name:
     assert "changed elsewhere" in conflict.inner_text()
     screenshot(page, "10-task-form-conflict")
     page.get_by_role("button", name="Load the latest version").click()
-    page.get_by_label("Description").wait_for()
-    assert page.get_by_label("Description").input_value() == "Changed in the other tab"
+    expect(page.get_by_label("Description")).to_have_value("Changed in the other tab")
+    expect(page.locator("#form-error")).to_have_count(0)
 
     # --- 5xx with a retry: the API goes away, then comes back --------------------------------------------
     api_url = stack.web.api_url
@@ -366,6 +368,18 @@ def scenario(stack: Stack, context, page, console: AppConsole, email: str, name:
     expect_heading(page, "Please sign in again")
     screenshot(page, "13-error-401")
     page.evaluate("([k, v]) => window.localStorage.setItem(k, v)", [key, saved])
+
+    # --- renewal: an expired access token is replaced through the refresh token, without a new login -----
+    expired = json.loads(saved)
+    expired["expires_at"] = int(time.time()) - 60
+    page.evaluate("([k, v]) => window.localStorage.setItem(k, v)", [key, json.dumps(expired)])
+    page.goto(f"{stack.web_url}/tasks")
+    expect_heading(page, "Your tasks")
+    page.locator("table.task-table tbody tr").first.wait_for()
+    renewed = json.loads(page.evaluate("k => window.localStorage.getItem(k)", key))
+    assert renewed["access_token"] != expired["access_token"]
+    assert renewed["expires_at"] > time.time()
+    assert page.url == f"{stack.web_url}/tasks"  # no trip through the hosted UI
 
     # --- delete, with confirmation -----------------------------------------------------------------------
     page.goto(task_url)
@@ -404,4 +418,4 @@ def scenario(stack: Stack, context, page, console: AppConsole, email: str, name:
     page.wait_for_url(f"{stack.web_url}/tasks")
     expect_heading(page, "Your tasks")
     assert page.get_by_test_id("user-name").inner_text() == name
-    assert page.locator("table.task-table tbody th").all_inner_texts() == ["Fountain"]
+    expect(page.locator("table.task-table tbody th")).to_have_text(["Fountain"])
