@@ -27,12 +27,13 @@ from tests.e2e.stack import (
     IDP_SEED,
     POOL_ID,
     WEB_CLIENT_ID,
+    Service,
     console_script,
+    devstack_web_server,
     free_port,
     missing_pieces,
     port_is_free,
     run_once,
-    running,
     tail,
 )
 from tests.e2e.web_server import WebServer
@@ -45,10 +46,9 @@ DEFAULT_WEB_PORT = 8100  # the seed's web client lists callback URLs for this or
 
 @dataclass
 class Stack:
-    web: WebServer
+    api: Service
     web_url: str
     idp_url: str
-    api_url: str
     work: Path
 
 
@@ -105,15 +105,19 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
     idp_ready = f"http://127.0.0.1:{idp_port}/{POOL_ID}/.well-known/openid-configuration"
     api_ready = f"http://127.0.0.1:{api_port}/health/ready"
     config = {"apiUrl": "", "authority": issuer, "clientId": WEB_CLIENT_ID, "hostedUiDomain": idp_url}
+    upstream = f"http://127.0.0.1:{api_port}"
+    web_front = devstack_web_server(frontend_dist, config, upstream, web_port, work / "web.log") or WebServer(
+        frontend_dist, config, api_url=upstream, port=web_port
+    )
     with (
-        running([*console_script("idp"), "serve"], idp_env, work, work / "idp.log", idp_ready),
-        running([*console_script("tasks-api"), "serve"], api_env, work, work / "api.log", api_ready),
-        WebServer(frontend_dist, config, api_url=f"http://127.0.0.1:{api_port}", port=web_port) as web,
+        Service([*console_script("idp"), "serve"], idp_env, work, work / "idp.log", idp_ready),
+        Service([*console_script("tasks-api"), "serve"], api_env, work, work / "api.log", api_ready) as api,
+        web_front,
     ):
         web_url = f"http://localhost:{web_port}"
         if problem := browser_blockers(idp_url, idp_port, web_url):
             pytest.skip(f"the local IdP cannot serve a browser app yet: {problem}")
-        yield Stack(web=web, web_url=web_url, idp_url=idp_url, api_url=web.api_url or "", work=work)
+        yield Stack(api=api, web_url=web_url, idp_url=idp_url, work=work)
     postgres_server.drop_database(database_url.rsplit("/", 1)[1])
 
 
@@ -342,15 +346,15 @@ def scenario(stack: Stack, context, page, console: AppConsole, email: str, name:
     expect(page.get_by_label("Description")).to_have_value("Changed in the other tab")
     expect(page.locator("#form-error")).to_have_count(0)
 
-    # --- 5xx with a retry: the API goes away, then comes back --------------------------------------------
-    api_url = stack.web.api_url
-    stack.web.api_url = f"http://127.0.0.1:{free_port()}"
+    # --- 5xx with a retry: the API goes away (the web server answers 502), then comes back ---------------
+    stack.api.stop()
     page.goto(f"{stack.web_url}/tasks")
     expect_heading(page, "Something went wrong on our side")
     screenshot(page, "11-error-5xx")
-    stack.web.api_url = api_url
+    stack.api.start()
     page.get_by_role("button", name="Try again").click()
     expect_heading(page, "Your tasks")
+    page.locator("table.task-table tbody tr").first.wait_for()
 
     # --- 404: a task that does not exist (or is not ours) ------------------------------------------------
     page.goto(f"{stack.web_url}/tasks/987654321")
