@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from loadtests.localstack import LocalStack, StackConfig, missing_services
+from loadtests.localstack import LocalStack, StackConfig, free_port, missing_services
 from loadtests.runner import ROOT, RunSpec, run_locust
 from loadtests.thresholds import Thresholds
 from loadtests.users import PoolCreator, save_pool
@@ -86,6 +86,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-failures", type=int, default=0)
     parser.add_argument("--prefix", default="local", help="file name prefix under loadtests/reports/")
     parser.add_argument("--reports-dir", type=Path, default=REPORTS)
+    parser.add_argument("--workers", type=int, default=0, help="distributed mode: a master and N workers")
     args = parser.parse_args(argv)
     if args.users < 1 or args.duration < 1:
         parser.error("--users and --duration must be at least 1")
@@ -119,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             duration_s=args.duration,
             thresholds=Thresholds(max_failures=args.max_failures, p95_ms=args.p95_ms),
             settings=locust_settings(stack, pool_file, args),
+            workers=args.workers,
+            master_port=free_port() if args.workers else 5557,
         )
         result = run_locust(spec)
     print(result.table)

@@ -25,6 +25,8 @@ class RunSpec:
     settings: dict[str, str] = field(default_factory=dict)  # LOAD_* for the locustfile
     html: bool = True
     extra_args: list[str] = field(default_factory=list)
+    workers: int = 0  # > 0: a master and this many worker processes (distributed mode on one machine)
+    master_port: int = 5557
 
     @property
     def stats_csv(self) -> Path:
@@ -51,7 +53,27 @@ def locust_command(spec: RunSpec) -> list[str]:
     ]  # fmt: skip
     if spec.html:
         command += ["--html", str(spec.html_report)]
+    if spec.workers:
+        command += [
+            "--master",
+            "--expect-workers", str(spec.workers),
+            "--expect-workers-max-wait", "60",
+            "--master-bind-host", "127.0.0.1",
+            "--master-bind-port", str(spec.master_port),
+        ]  # fmt: skip
     return command + spec.extra_args
+
+
+def worker_command(master_host: str = "127.0.0.1", master_port: int = 5557) -> list[str]:
+    """A worker: it takes the users, the shape and the run time from the master."""
+    return [
+        sys.executable, "-m", "locust",
+        "-f", str(LOCUSTFILE),
+        "--worker",
+        "--master-host", master_host,
+        "--master-port", str(master_port),
+        "--loglevel", "WARNING",
+    ]  # fmt: skip
 
 
 def locust_environment(spec: RunSpec) -> dict[str, str]:
@@ -61,6 +83,8 @@ def locust_environment(spec: RunSpec) -> dict[str, str]:
     env["LOAD_MAX_FAILURES"] = str(spec.thresholds.max_failures)
     env["LOAD_AUTH_P95_MS"] = str(spec.thresholds.auth_p95_ms)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    if spec.workers:
+        env["LOAD_WORKERS"] = str(spec.workers)  # workers take disjoint slices of the user pool
     return env
 
 
@@ -78,18 +102,35 @@ class RunResult:
 def run_locust(spec: RunSpec, grace_s: float = 60.0) -> RunResult:
     """Run Locust to completion (killed after the run time plus ``grace_s``) and check the thresholds."""
     spec.csv_prefix.parent.mkdir(parents=True, exist_ok=True)
+    env = locust_environment(spec)
+    workers = [
+        subprocess.Popen(worker_command("127.0.0.1", spec.master_port), cwd=ROOT, env=env)
+        for _ in range(spec.workers)
+    ]
     try:
         done = subprocess.run(
-            locust_command(spec),
-            cwd=ROOT,
-            env=locust_environment(spec),
-            timeout=spec.duration_s + grace_s,
-            check=False,
+            locust_command(spec), cwd=ROOT, env=env, timeout=spec.duration_s + grace_s, check=False
         )
         exit_code = done.returncode
     except subprocess.TimeoutExpired:
         return RunResult(124, [f"Locust did not finish within {spec.duration_s + grace_s:.0f} s"], "")
+    finally:
+        _stop(workers)
     if not spec.stats_csv.exists():
         return RunResult(exit_code or 1, [f"Locust wrote no {spec.stats_csv}"], "")
     rows = read_stats_csv(spec.stats_csv)
     return RunResult(exit_code, violations(rows, spec.thresholds), format_table(rows))
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Workers quit when the master does; stop any that did not within a few seconds."""
+    for proc in processes:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
