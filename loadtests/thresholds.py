@@ -16,6 +16,9 @@ from typing import Any
 
 AGGREGATED = "Aggregated"
 AUTH = "AUTH"  # the request type the locustfile gives sign-ins and token renewals
+# The first API call after a sign-in carries a token the API has not seen (no verification cache hit,
+# maybe a JWKS fetch): it belongs to the sign-in path and is named with this suffix.
+AFTER_SIGN_IN = "[after sign-in]"
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,8 @@ def violations(rows: Iterable[EndpointStats], limits: Thresholds) -> list[str]:
     for row in rows:
         if row.name == AGGREGATED:
             continue
-        limit = limits.auth_p95_ms if row.method == AUTH else limits.p95_ms
+        sign_in_path = row.method == AUTH or row.name.endswith(AFTER_SIGN_IN)
+        limit = limits.auth_p95_ms if sign_in_path else limits.p95_ms
         if row.requests and row.p95_ms > limit:
             broken.append(f"p95 of {row.label} is {row.p95_ms:.0f} ms (limit {limit:.0f} ms)")
     return broken
