@@ -83,7 +83,7 @@ class TasksStack(Stack):
         retention = log_retention(config.log_retention_days)
 
         # Network: ALB in public subnets, tasks in private subnets with NAT egress (ECR, Cognito JWKS,
-        # EventBridge), the database in isolated subnets. AZs are named so synth needs no lookup.
+        # EventBridge), the database in isolated subnets. AZs: see availability_zones (no synth-time lookup).
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
@@ -100,9 +100,7 @@ class TasksStack(Stack):
                 ),
             ],
         )
-        flow_logs = logs.LogGroup(
-            self, "VpcFlowLogs", retention=retention, removal_policy=RemovalPolicy.DESTROY
-        )
+        flow_logs = logs.LogGroup(self, "VpcFlowLogs", retention=retention, removal_policy=removal)
         self.vpc.add_flow_log("FlowLogs", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs))
 
         self.database = self._database(config, removal, retention)
