@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cognito as cognito
@@ -34,7 +35,7 @@ class IdpStack(Stack):
         config: Environment,
         triggers_dir: Path,
         frontend_url: str | None,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         retention = log_retention(config.log_retention_days)
@@ -124,7 +125,7 @@ class IdpStack(Stack):
 
         urls = list(config.local_callback_urls)
         if frontend_url:
-            urls.append(frontend_url.rstrip("/") + "/home/")
+            urls.append(frontend_url.rstrip("/") + config.callback_path)
         self.web_client = self.user_pool.add_client(
             "WebClient",
             user_pool_client_name="city-tasks-web",
