@@ -79,6 +79,11 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert main([str(slow), "--p95-ms", "100"]) == 1
     assert "p95 of POST /api/tasks is 2000 ms" in capsys.readouterr().err
 
+    assert main([str(good), "--p95-ms", "100", "--markdown"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("| endpoint | requests |")
+    assert "| GET /api/tasks | 100 | 0 |" in "\n".join(table)
+
     failing = write_csv(tmp_path / "fail", failures=3)
     assert main([str(failing), "--p95-ms", "100"]) == 1
     assert "3 failed requests" in capsys.readouterr().err
