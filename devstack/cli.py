@@ -168,13 +168,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 REPO,
             )
         )
-        supervisor.wait_healthy(idp, config.idp_health_url, START_TIMEOUT, _issuer_check(config.issuer))
+        # The services boot side by side (the API fetches the IdP's keys only when a token arrives, and the
+        # web front reaches the API only per request); then each must prove healthy before the banner.
         api_env = child_env(base, config.api_env())
         supervisor.run_once(
             Service("migrate", [_script("tasks-api"), "migrate"], api_env, REPO), START_TIMEOUT
         )
         api = supervisor.start(Service("api", [_script("tasks-api"), "serve"], api_env, REPO))
-        supervisor.wait_healthy(api, config.api_health_url, START_TIMEOUT)
+        web = None
         if not args.no_frontend:
             web = supervisor.start(
                 Service(
@@ -184,6 +185,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
                     REPO,
                 )
             )
+        supervisor.wait_healthy(idp, config.idp_health_url, START_TIMEOUT, _issuer_check(config.issuer))
+        supervisor.wait_healthy(api, config.api_health_url, START_TIMEOUT)
+        if web is not None:
             supervisor.wait_healthy(web, config.web_health_url, START_TIMEOUT)
             if dist is None:
                 console.say("no frontend build to serve: the web port shows how to build it; /api is proxied")

@@ -323,3 +323,91 @@ def test_user_info_requires_a_valid_bearer_token(idp: RunningIdp, header: str) -
     response = httpx.get(f"{idp.url}/oauth2/userInfo", headers={"Authorization": header} if header else {})
     assert response.status_code == 401
     assert "WWW-Authenticate" in response.headers
+
+
+def test_admin_created_user_sets_a_new_password_then_mfa_in_the_hosted_ui(idp: RunningIdp) -> None:
+    email = f"adm-{uuid.uuid4().hex[:8]}@example.com"
+    idp.cognito().admin_create_user(
+        UserPoolId="us-east-1_LocalPool",
+        Username=email,
+        TemporaryPassword="Temp-Passw0rd!",
+        MessageAction="SUPPRESS",
+        UserAttributes=[{"Name": "name", "Value": "Admin Made"}],
+    )
+    verifier, challenge = pkce()
+    with httpx.Client(base_url=idp.url) as browser:
+        login = browser.get(authorize(browser, challenge).headers["location"])
+        to_new = submit(browser, login, email=email, password="Temp-Passw0rd!")
+        assert to_new.headers["location"] == "/new-password"
+        page = browser.get("/new-password")
+        weak = submit(browser, page, password="weakpass")
+        assert weak.status_code == 400
+        assert "Password did not conform" in weak.text
+        to_setup = submit(browser, page, password=PASSWORD)
+        assert to_setup.headers["location"] == "/mfa/setup"
+        setup = browser.get("/mfa/setup")
+        secret = read_form(setup).texts["secret"]
+        code = code_from(submit(browser, setup, code=pyotp.TOTP(secret).now()))
+    assert exchange(idp, code, verifier).status_code == 200
+    # The new password is the one that works now.
+    challenge_response = idp.cognito().initiate_auth(
+        ClientId=CLIENT,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD},
+    )
+    assert challenge_response["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
+
+
+def test_wrong_codes_in_the_hosted_ui_end_the_sign_in(idp: RunningIdp) -> None:
+    email = f"codes-{uuid.uuid4().hex[:8]}@example.com"
+    idp.cognito().admin_create_user(
+        UserPoolId="us-east-1_LocalPool",
+        Username=email,
+        TemporaryPassword=PASSWORD,
+        MessageAction="SUPPRESS",
+        UserAttributes=[{"Name": "name", "Value": "Codes"}],
+    )
+    idp.cognito().admin_set_user_password(
+        UserPoolId="us-east-1_LocalPool", Username=email, Password=PASSWORD, Permanent=True
+    )
+    with httpx.Client(base_url=idp.url) as browser:
+        login = browser.get(authorize(browser, pkce()[1]).headers["location"])
+        submit(browser, login, email=email, password=PASSWORD)
+        setup = browser.get("/mfa/setup")
+        secret = read_form(setup).texts["secret"]
+        setup_code = pyotp.TOTP(secret).now()
+        code_from(submit(browser, setup, code=setup_code))
+        browser.get("/logout", params={"client_id": CLIENT, "logout_uri": LOGOUT})
+
+        login = browser.get(authorize(browser, pkce()[1]).headers["location"])
+        assert submit(browser, login, email=email, password=PASSWORD).headers["location"] == "/mfa"
+        page = browser.get("/mfa")
+        replay = submit(browser, page, code=setup_code)
+        assert replay.status_code == 400
+        assert "already used" in replay.text
+        good = pyotp.TOTP(secret).at(time.time() + 30)
+        wrong = "000000" if good != "000000" else "111111"
+        for _ in range(3):
+            assert submit(browser, page, code=wrong).status_code == 400
+        ended = submit(browser, page, code=wrong)
+        assert ended.status_code == 401
+        assert "Too many wrong codes" in ended.text
+        assert submit(browser, page, code=good).status_code == 400  # the flow is gone
+
+
+def test_hosted_ui_shows_the_lockout(idp: RunningIdp) -> None:
+    email = f"lock-{uuid.uuid4().hex[:8]}@example.com"
+    idp.cognito().admin_create_user(
+        UserPoolId="us-east-1_LocalPool",
+        Username=email,
+        TemporaryPassword=PASSWORD,
+        MessageAction="SUPPRESS",
+        UserAttributes=[{"Name": "name", "Value": "Lock"}],
+    )
+    with httpx.Client(base_url=idp.url) as browser:
+        authorize(browser, pkce()[1])
+        for _ in range(idp.settings.max_failed_logins):
+            submit(browser, browser.get("/login"), email=email, password="Wr0ng-Passw0rd!")
+        locked = submit(browser, browser.get("/login"), email=email, password=PASSWORD)
+        assert locked.status_code == 400
+        assert "Password attempts exceeded" in locked.text

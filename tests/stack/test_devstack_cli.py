@@ -234,3 +234,17 @@ def test_missing_services_are_reported_not_crashed(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "the IdP (services/idp) is not installed yet (run `make install`)" in result.stdout
+
+
+def test_token_helper_says_clearly_when_the_idp_is_not_running() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "devstack.token", "--idp-url", f"http://127.0.0.1:{free_port()}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("devstack.token: cannot log in at http://127.0.0.1:")
+    assert "Traceback" not in result.stderr

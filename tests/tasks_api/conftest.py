@@ -25,7 +25,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # (a fresh database per test costs about a second on a busy machine). Users are unique per test instead.
     marker = pytest.mark.asyncio(loop_scope="session")
     for item in items:
-        if pytest_asyncio.is_async_test(item) and HERE in Path(str(item.path)).parents:
+        # Only this folder's own modules: sub-areas (executions/, db/) keep their per-test loops and engines.
+        if pytest_asyncio.is_async_test(item) and Path(str(item.path)).parent == HERE:
             item.add_marker(marker, append=False)
 
 

@@ -6,19 +6,38 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from tasks_api.db.models import Base, Task, TaskExecution
+from tasks_api.db.migrate import upgrade
+from tasks_api.db.models import Task, TaskExecution
 from tasks_api.domain.days import parse_days
 from tasks_api.domain.schedule import Schedule, next_fire_time
 
+HERE = Path(__file__).parent
+_PER_TEST_DATABASE = {"postgres_url", "engine", "sqlite_engine", "pool"}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # tests/tasks_api/conftest.py moves the area's async tests onto one session loop; tests here that
+    # use a fresh database and engine per test (function-scoped fixtures) keep a loop of their own.
+    marker = pytest.mark.asyncio(loop_scope="function")
+    for item in items:
+        if (
+            pytest_asyncio.is_async_test(item)
+            and HERE in Path(str(item.path)).parents
+            and _PER_TEST_DATABASE & set(getattr(item, "fixturenames", ()))
+        ):
+            item.add_marker(marker, append=False)
+
 
 async def create_schema(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+    await upgrade(engine)  # the real migrations, as `tasks-api migrate` applies them
 
 
 @pytest.fixture

@@ -111,9 +111,9 @@ def _authenticate_client(pool: UserPool, request: Request, form: dict[str, str])
     basic_id, basic_secret = extract_basic_authorization(request.headers)
     client_id = basic_id or form.get("client_id")
     secret = basic_secret if basic_id else form.get("client_secret")
-    with pool.store.begin() as db:
-        client = db.get(Client, client_id) if client_id else None
-    if client is None:
+    try:
+        client = pool.cached_client(client_id)
+    except CognitoError:
         return _oauth_error("invalid_client", "unknown client", 401)
     if client.secret is not None:
         if not secret or not hmac.compare_digest(secret, client.secret):
@@ -135,9 +135,8 @@ def router(pool: UserPool) -> APIRouter:
         # An existing hosted-UI session (the user signed in recently) skips the forms, as Cognito does.
         with pool.store.begin() as db:
             browser = pool.load_session(db, "browser", request.cookies.get(SESSION_COOKIE))
-            signed_in = None if browser is None else (browser.sub, int(browser.data["auth_time"]))
-        if signed_in is not None:
-            return redirect_with_code(pool, flow, *signed_in)
+            if browser is not None and browser.sub is not None:
+                return redirect_with_code(pool, flow, browser.sub, int(browser.data["auth_time"]), db=db)
         with pool.store.begin() as db:
             token = new_flow(pool, db, flow)
         response = RedirectResponse("/login", status_code=302)

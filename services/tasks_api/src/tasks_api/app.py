@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from tasks_api import health, problems
 from tasks_api.auth import AccessTokenVerifier, JwksCache
-from tasks_api.db.engine import create_engine, create_sessionmaker
+from tasks_api.db.engine import create_pool, create_sessionmaker, transactional
 from tasks_api.db.migrate import upgrade
 from tasks_api.logging import AccessLogMiddleware
 from tasks_api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -43,9 +43,12 @@ def _optional(module: str) -> object | None:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    engine = create_engine(settings)
-    app.state.engine = engine
-    app.state.sessionmaker = create_sessionmaker(engine)
+    pool = create_pool(settings)
+    # Transactional view and sessions (the executor, migrations, anything multi-statement) ...
+    app.state.engine = transactional(pool)
+    app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    # ... and autocommit sessions for the task routes, whose every statement stands alone.
+    app.state.api_sessionmaker = create_sessionmaker(pool)
     http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
     app.state.verifier = AccessTokenVerifier(
         issuer=settings.auth_issuer,
@@ -59,14 +62,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         # The embedded SQLite file is created and migrated on start so `make dev` needs nothing else.
         if settings.migrate_on_start or settings.is_sqlite:
-            await upgrade(engine)
+            await upgrade(app.state.engine)
         async with AsyncExitStack() as stack:
             for hook in app.state.lifespan_hooks:
                 await stack.enter_async_context(hook(app))
             yield
     finally:
         await http.aclose()
-        await engine.dispose()
+        await pool.dispose()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import importlib.util
 import logging
-import signal
 import sys
 import threading
 from types import FrameType
@@ -75,14 +74,21 @@ class DrainingServer:
         self._timer: threading.Timer | None = None
 
     def _on_signal(self, sig: int, frame: FrameType | None) -> None:
-        if self._readiness.draining or (sig == signal.SIGINT and self._drain == 0):  # type: ignore[attr-defined]
-            self._base_exit(self._server, sig, frame)  # second signal: stop now
+        if self._readiness.draining or self._drain == 0:  # type: ignore[attr-defined]
+            self._stop(sig)  # no drain window, or a second signal: stop now
             return
         self._readiness.draining = True  # type: ignore[attr-defined]
         log.info("draining for %.1f s before shutdown", self._drain)
-        self._timer = threading.Timer(self._drain, self._base_exit, args=(self._server, sig, None))
+        self._timer = threading.Timer(self._drain, self._stop, args=(sig,))
         self._timer.daemon = True
         self._timer.start()
+
+    def _stop(self, sig: int) -> None:
+        self._base_exit(self._server, sig, None)
+        # A drained shutdown is a clean exit (0), not death by the re-raised signal.
+        captured = getattr(self._server, "_captured_signals", None)
+        if isinstance(captured, list):
+            captured.clear()
 
     def run(self) -> None:
         self._server.run()
@@ -92,16 +98,17 @@ class DrainingServer:
 
 async def _migrate(settings: Settings, revision: str, down: bool) -> None:
     from tasks_api.db import migrate
-    from tasks_api.db.engine import create_engine
+    from tasks_api.db.engine import create_engine, transactional
 
-    engine = create_engine(settings)
+    pool = create_engine(settings)
+    engine = transactional(pool)
     try:
         if down:
             await migrate.downgrade(engine, revision)
         else:
             await migrate.upgrade(engine, revision)
     finally:
-        await engine.dispose()
+        await pool.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:

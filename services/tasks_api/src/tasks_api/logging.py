@@ -46,6 +46,9 @@ def configure(level: str = "INFO") -> None:
         logger.propagate = True
     # The access line below replaces uvicorn's (which would log full query strings).
     logging.getLogger("uvicorn.access").disabled = True
+    # Alembic narrates every migration context (the readiness probe opens one per call).
+    logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))
+    logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))
 
 
 class AccessLogMiddleware:

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=10_000, ge=0)
     migrate_on_start: bool = False
+    # Test each pooled connection before use (one round trip per request). Off, a dead connection is found by
+    # the failing statement instead: the pool is invalidated and idempotent reads are retried once.
+    db_pool_pre_ping: bool = True
 
     # --- auth (Cognito access tokens) -------------------------------------------------------
     auth_issuer: str = "http://localhost:9229/us-east-1_LocalPool"

@@ -12,6 +12,12 @@ from tasks_api.settings import Settings
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
+    """An engine whose connections run real transactions (the migrations, the executor, the worker)."""
+    return transactional(create_pool(settings))
+
+
+def create_pool(settings: Settings) -> AsyncEngine:
+    """The connection pool; used as is, its connections are in autocommit (see below)."""
     url = settings.sqlalchemy_url
     if settings.is_sqlite:
         return _sqlite_engine(url, settings.sqlite_path)
@@ -26,11 +32,15 @@ def create_engine(settings: Settings) -> AsyncEngine:
     }
     return create_async_engine(
         url,
+        # The pool's connections default to autocommit: the API's reads and writes are single statements
+        # (a write is one conditional INSERT/UPDATE/DELETE), so BEGIN/COMMIT would only add round trips, and
+        # asyncpg's pre-ping costs one round trip, not three. Multi-statement work uses `transactional()`.
+        isolation_level="AUTOCOMMIT",
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         # Aurora fail-overs and idle pauses leave dead sockets in the pool: test before use, and
         # retire connections before the proxies and NATs in between forget them.
-        pool_pre_ping=True,
+        pool_pre_ping=settings.db_pool_pre_ping,
         pool_recycle=settings.db_pool_recycle_seconds,
         pool_timeout=settings.db_pool_timeout_seconds,
         connect_args=connect_args,
@@ -40,7 +50,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
 def _sqlite_engine(url: str, path: Path) -> AsyncEngine:
     if str(path) != ":memory:":
         path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": 30}, isolation_level="AUTOCOMMIT")
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -53,5 +63,16 @@ def _sqlite_engine(url: str, path: Path) -> AsyncEngine:
     return engine
 
 
+def transactional(engine: AsyncEngine) -> AsyncEngine:
+    """A view of the same pool whose connections run real transactions (BEGIN ... COMMIT).
+
+    Use it for anything that needs more than one statement to be atomic, or row locks that must outlive a
+    statement (SELECT ... FOR UPDATE SKIP LOCKED).
+    """
+    level = "SERIALIZABLE" if engine.dialect.name == "sqlite" else "READ COMMITTED"
+    return engine.execution_options(isolation_level=level)
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions on ``engine`` as given (pass ``transactional(engine)`` for transactions)."""
     return async_sessionmaker(engine, expire_on_commit=False)

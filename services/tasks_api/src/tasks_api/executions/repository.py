@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfoNotFoundError
 
-from sqlalchemy import bindparam, case, select, tuple_, update
+from sqlalchemy import bindparam, case, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -165,16 +165,36 @@ async def claim_due_tasks(db: Db, now: datetime, config: ExecutorConfig) -> Clai
         advances.append({"b_id": row.id, "b_next": plan.next_run_at})
 
     inserted = await _insert_new(db, records)
-    await db.execute(
-        update(tasks).where(tasks.c.id == bindparam("b_id")).values(next_run_at=bindparam("b_next")),
-        advances,
-    )
+    await _advance(db, advances)
     due = [
         _due(by_task[r.task_id], r.task_id, r.id, as_utc(r.scheduled_for), 1)
         for r in inserted
         if r.status == CLAIMED
     ]
     return ClaimOutcome(due, len(rows), missed)
+
+
+async def _advance(db: Db, advances: list[dict[str, Any]]) -> None:
+    if _dialect(db) == "postgresql":
+        # One statement for the whole batch instead of one UPDATE per task.
+        await db.execute(
+            text(
+                "UPDATE tasks SET next_run_at = batch.next_run_at FROM"
+                " unnest(CAST(:ids AS bigint[]), CAST(:slots AS timestamptz[])) AS batch(id, next_run_at)"
+                " WHERE tasks.id = batch.id"
+            ),
+            {"ids": [a["b_id"] for a in advances], "slots": [a["b_next"] for a in advances]},
+        )
+        return
+    await db.execute(
+        update(tasks).where(tasks.c.id == bindparam("b_id")).values(next_run_at=bindparam("b_next")),
+        advances,
+    )
+
+
+def _dialect(db: Db) -> str:
+    bind = db.bind if isinstance(db, AsyncSession) else db
+    return bind.dialect.name
 
 
 def _missed_records(task_id: int, plan: SlotPlan, now: datetime, config: ExecutorConfig) -> Iterable[dict]:
@@ -207,8 +227,7 @@ async def _insert_new(db: Db, records: Sequence[dict[str, Any]]) -> list[Row[Any
     """Insert execution rows, skipping any (task, slot) already recorded: the exactly-once key."""
     if not records:
         return []
-    dialect = db.bind.dialect.name if isinstance(db, AsyncSession) else db.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = postgresql.insert if _dialect(db) == "postgresql" else sqlite.insert
     statement = (
         insert(executions)
         .on_conflict_do_nothing(index_elements=["task_id", "scheduled_for"])
@@ -361,6 +380,7 @@ async def list_executions(
     """Newest slot first; ``before`` is the (slot, id) of the last row of the previous page."""
     query = select(
         TaskExecution.id,
+        TaskExecution.task_id,
         TaskExecution.scheduled_for,
         TaskExecution.status,
         TaskExecution.attempts,

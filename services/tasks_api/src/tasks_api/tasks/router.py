@@ -25,7 +25,7 @@ WRITE_ERRORS = {**ERRORS, 400: PROBLEM, 412: PROBLEM, 413: PROBLEM, 429: PROBLEM
 
 
 async def session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessionmaker() as db:
+    async with request.app.state.api_sessionmaker() as db:
         yield db
 
 

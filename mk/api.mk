@@ -1,0 +1,14 @@
+# Tasks API (issue 2): serve, migrate, test and benchmark the API on its own.
+.PHONY: api-serve api-migrate api-test api-bench
+
+api-serve: install  ## run the Tasks API alone on :8080 (SQLite under .dev/ unless DATABASE_URL / DB_SECRET)
+	$(UV) run tasks-api serve
+
+api-migrate: install  ## apply the Tasks API migrations to DATABASE_URL / DB_SECRET
+	$(UV) run tasks-api migrate
+
+api-test: install  ## the Tasks API tests (throwaway PostgreSQL)
+	$(UV) run pytest tests/tasks_api -q $(PYTEST_ARGS)
+
+api-bench: install  ## hello vs list vs create on uvicorn and granian; figures for docs/performance.md
+	$(UV) run python loadtests/bench_api.py $(ARGS)
