@@ -170,8 +170,17 @@ async def _on_dbapi(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _is_connection(exc: DBAPIError) -> bool:
-    orig = getattr(exc, "orig", None)
-    names = {cls.__name__ for cls in type(orig).__mro__} if orig is not None else set()
+    # The driver's own error sits under the DB-API adapter's (asyncpg's CannotConnectNowError, raised while a
+    # restarted or resuming server recovers, arrives as a plain adapter Error): look down the whole chain.
+    names: set[str] = set()
+    cause: BaseException | None = getattr(exc, "orig", None)
+    for _ in range(5):
+        if cause is None:
+            break
+        names.update(cls.__name__ for cls in type(cause).__mro__)
+        if str(getattr(cause, "sqlstate", "") or "").startswith(("08", "57P")):
+            return True  # connection_exception class, admin/crash shutdown, cannot connect now
+        cause = cause.__cause__
     return bool(
         names
         & {
