@@ -12,6 +12,7 @@ setting is a ``LOAD_*`` environment variable so that masters and workers share o
 - ``LOAD_SHAPE``: steady | step | spike | soak (otherwise Locust's -u/-r/-t drive the run).
 - ``LOAD_P95_MS`` / ``LOAD_MAX_FAILURES``: thresholds; when set, a broken one makes Locust exit 1.
 - ``LOAD_WORKERS``: how many workers share the pool in a distributed run.
+- ``LOAD_TOKEN_MAX_AGE_S``: renew tokens at this age even when they would live longer.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ log = logging.getLogger("loadtests")
 ENV = os.environ
 THINK_MIN = float(ENV.get("LOAD_THINK_MIN", "1"))
 THINK_MAX = float(ENV.get("LOAD_THINK_MAX", "3"))
+# Renew tokens at this age even if they live longer (unset: only shortly before they expire).
+TOKEN_MAX_AGE_S = float(ENV["LOAD_TOKEN_MAX_AGE_S"]) if ENV.get("LOAD_TOKEN_MAX_AGE_S") else None
 _user_numbers = itertools.count()  # which pool account the next person takes
 _task_serials = itertools.count()  # names of created tasks
 _pool: list[PoolUser] | None = None
@@ -181,7 +184,7 @@ class ApiUser(HttpUser):
         name: str | None = None,
         **kwargs: Any,
     ) -> Any:
-        if self.token.needs_renewal(time.time()):
+        if self.token.needs_renewal(time.time(), TOKEN_MAX_AGE_S):
             self.token = self._timed_auth("renew", self.renew, self.token)
         headers = {"Authorization": f"Bearer {self.token.access_token}"}
         if etag:
