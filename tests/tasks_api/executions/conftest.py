@@ -20,20 +20,23 @@ from tasks_api.domain.schedule import Schedule, next_fire_time
 
 HERE = Path(__file__).parent
 _PER_TEST_DATABASE = {"postgres_url", "engine", "sqlite_engine", "pool"}
+_SHARED_APP = {"app", "client"}
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # tests/tasks_api/conftest.py moves the area's async tests onto one session loop; tests here that
-    # use a fresh database and engine per test (function-scoped fixtures) keep a loop of their own.
-    marker = pytest.mark.asyncio(loop_scope="function")
+    # Tests on a fresh database per test (function-scoped engines) run on their own loop; tests on the
+    # area's shared app and client (tests/tasks_api/conftest.py) run on the session loop those live on.
+    per_test = pytest.mark.asyncio(loop_scope="function")
+    shared = pytest.mark.asyncio(loop_scope="session")
     for item in items:
-        if (
-            pytest_asyncio.is_async_test(item)
-            and HERE in Path(str(item.path)).parents
-            and _PER_TEST_DATABASE & set(getattr(item, "fixturenames", ()))
-        ):
-            item.add_marker(marker, append=False)
+        if not pytest_asyncio.is_async_test(item) or HERE not in Path(str(item.path)).parents:
+            continue
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if _PER_TEST_DATABASE & fixtures:
+            item.add_marker(per_test, append=False)
+        elif _SHARED_APP & fixtures:
+            item.add_marker(shared, append=False)
 
 
 async def create_schema(engine: AsyncEngine) -> None:

@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfoNotFoundError
 
-from sqlalchemy import bindparam, case, select, text, tuple_, update
+from sqlalchemy import Table, bindparam, case, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tasks_api.db.models import Task, TaskExecution
@@ -26,8 +25,8 @@ from tasks_api.executions.config import ExecutorConfig
 
 CLAIMED, SUCCEEDED, FAILED, MISSED = "CLAIMED", "SUCCEEDED", "FAILED", "MISSED"
 
-executions = TaskExecution.__table__
-tasks = Task.__table__
+executions = cast(Table, TaskExecution.__table__)
+tasks = cast(Table, Task.__table__)
 
 _TASK_FIELDS = (
     Task.id,
@@ -101,7 +100,7 @@ async def next_wakeup(db: Db) -> datetime | None:
 # --- claiming due tasks -----------------------------------------------------------------------
 
 
-def _schedule_of(row: Row[Any]) -> Schedule:
+def _schedule_of(row: Any) -> Schedule:
     return Schedule(
         hour=row.hour,
         minute=row.minute,
@@ -131,7 +130,7 @@ async def claim_due_tasks(db: Db, now: datetime, config: ExecutorConfig) -> Clai
 
     records: list[dict[str, Any]] = []
     advances: list[dict[str, Any]] = []
-    by_task: dict[int, Row[Any]] = {}
+    by_task: dict[int, Any] = {}
     missed = 0
     lease_end = now + config.lease
     for row in rows:
@@ -193,16 +192,14 @@ async def _advance(db: Db, advances: list[dict[str, Any]]) -> None:
 
 
 def _dialect(db: Db) -> str:
-    bind = db.bind if isinstance(db, AsyncSession) else db
+    bind = db.get_bind() if isinstance(db, AsyncSession) else db
     return bind.dialect.name
 
 
 def _missed_records(task_id: int, plan: SlotPlan, now: datetime, config: ExecutorConfig) -> Iterable[dict]:
+    grace = int(config.misfire_grace.total_seconds())
     for slot in plan.missed:
-        late = now - slot
-        error = (
-            f"missed: due {int(late.total_seconds())} s earlier, grace is {config.misfire_grace.seconds} s"
-        )
+        error = f"missed: due {int((now - slot).total_seconds())} s earlier, grace is {grace} s"
         yield _record(task_id, slot, MISSED, now, error=error, finished_at=now)
 
 
@@ -223,7 +220,7 @@ def _record(task_id: int, slot: datetime, status: str, now: datetime, **fields: 
     return record
 
 
-async def _insert_new(db: Db, records: Sequence[dict[str, Any]]) -> list[Row[Any]]:
+async def _insert_new(db: Db, records: Sequence[dict[str, Any]]) -> list[Any]:
     """Insert execution rows, skipping any (task, slot) already recorded: the exactly-once key."""
     if not records:
         return []
@@ -238,7 +235,7 @@ async def _insert_new(db: Db, records: Sequence[dict[str, Any]]) -> list[Row[Any
     return list((await db.execute(statement, list(records))).all())
 
 
-def _due(row: Row[Any], task_id: int, execution_id: int, slot: datetime, attempt: int) -> Due:
+def _due(row: Any, task_id: int, execution_id: int, slot: datetime, attempt: int) -> Due:
     return Due(
         execution_id=execution_id,
         task_id=task_id,
@@ -376,7 +373,7 @@ async def task_belongs_to(db: Db, task_id: int, owner_sub: str) -> bool:
 
 async def list_executions(
     db: Db, task_id: int, limit: int, before: tuple[datetime, int] | None = None
-) -> list[Row[Any]]:
+) -> list[Any]:
     """Newest slot first; ``before`` is the (slot, id) of the last row of the previous page."""
     query = select(
         TaskExecution.id,
