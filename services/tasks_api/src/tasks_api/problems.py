@@ -169,6 +169,11 @@ async def _on_dbapi(request: Request, exc: Exception) -> JSONResponse:
     return await _on_unexpected(request, exc)
 
 
+def is_connection_error(exc: DBAPIError) -> bool:
+    """The driver error underneath says the connection was refused, lost, or not possible yet."""
+    return _is_connection(exc)
+
+
 def _is_connection(exc: DBAPIError) -> bool:
     # The driver's own error sits under the DB-API adapter's (asyncpg's CannotConnectNowError, raised while a
     # restarted or resuming server recovers, arrives as a plain adapter Error): look down the whole chain.

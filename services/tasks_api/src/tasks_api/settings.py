@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # checkout (a round trip per request). A connection that dies in use invalidates the pool.
     db_pool_pre_ping: bool = True
     db_pre_ping_idle_seconds: float = Field(default=2.0, ge=0)
+    # Reads that hit a lost or refused connection (an Aurora resume, a fail-over) are retried with backoff
+    # for at most this long; writes are never retried (503 + Retry-After). 0 turns the retry off.
+    db_read_retry_seconds: float = Field(default=6.0, ge=0, le=60)
 
     # --- auth (Cognito access tokens) -------------------------------------------------------
     auth_issuer: str = "http://localhost:9229/us-east-1_LocalPool"

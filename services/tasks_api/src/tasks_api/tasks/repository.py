@@ -16,6 +16,7 @@ from sqlalchemy import Row, Select, bindparam, delete, insert, select, tuple_, u
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tasks_api.db.models import Task
+from tasks_api.db.retry import ReadRetry
 
 
 class InvalidCursorError(ValueError):
@@ -81,9 +82,10 @@ def _list_statement(after: bool, status: bool, day: bool, q: bool) -> Select[Any
 
 
 class TaskRepository:
-    def __init__(self, session: AsyncSession, owner_sub: str) -> None:
+    def __init__(self, session: AsyncSession, owner_sub: str, read_retry: ReadRetry | None = None) -> None:
         self.session = session
         self.owner = owner_sub
+        self.read_retry = read_retry or ReadRetry()
 
     async def list(self, *, limit: int, after: Cursor | None, filters: TaskFilter) -> Sequence[Row[Any]]:
         """Plain rows, no ORM identity map: the list is the hottest read and needs none of it."""
@@ -99,11 +101,19 @@ class TaskRepository:
         statement = _list_statement(
             after is not None, bool(filters.status), bool(filters.day), bool(filters.q)
         )
-        return (await self.session.execute(statement, params)).all()
+
+        async def read() -> Sequence[Row[Any]]:
+            return (await self.session.execute(statement, params)).all()
+
+        return await self.read_retry.run(self.session, read)
 
     async def get(self, task_id: int) -> Task | None:
         query = select(Task).where(Task.id == task_id, Task.owner_sub == self.owner)
-        return (await self.session.scalars(query)).one_or_none()
+
+        async def read() -> Task | None:
+            return (await self.session.scalars(query)).one_or_none()
+
+        return await self.read_retry.run(self.session, read)
 
     async def create(self, values: dict[str, Any]) -> Task:
         now = datetime.now(UTC)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tasks_api.auth import Principal, current_user
 from tasks_api.db.models import Task
+from tasks_api.db.retry import ReadRetry
 from tasks_api.problems import ProblemError, field_error
 from tasks_api.tasks.repository import Cursor, InvalidCursorError, TaskFilter
 from tasks_api.tasks.schemas import TaskFields, TaskOut, TaskPatch
@@ -41,6 +42,7 @@ async def service(
         user.sub,
         default_time_zone=state.settings.time_zone,
         listeners=state.schedule_listeners,
+        read_retry=ReadRetry(state.settings.db_read_retry_seconds),
     )
 
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tasks_api.db.models import Task
+from tasks_api.db.retry import ReadRetry
 from tasks_api.domain.days import parse_days
 from tasks_api.domain.schedule import Schedule, next_fire_time
 from tasks_api.problems import ProblemError, field_error
@@ -70,9 +71,10 @@ class TaskService:
         *,
         default_time_zone: str,
         listeners: Iterable[ScheduleListener] = (),
+        read_retry: ReadRetry | None = None,
     ) -> None:
         self.session = session
-        self.repo = TaskRepository(session, owner_sub)
+        self.repo = TaskRepository(session, owner_sub, read_retry)
         self.default_zone = default_time_zone
         self.listeners = tuple(listeners)
 
