@@ -74,6 +74,16 @@ def _latencies(client: httpx.Client, url: str, n: int) -> list[float]:
     return samples
 
 
+def _measure_proxy(ports: dict[str, int], state: str, requests: int) -> tuple[list[float], list[float]]:
+    token = demo_access_token(f"http://127.0.0.1:{ports['idp']}", f"sqlite:///{state}/idp.sqlite3")
+    with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=10) as client:
+        direct_url = f"http://127.0.0.1:{ports['api']}/api/tasks?limit=20"
+        proxied_url = f"http://127.0.0.1:{ports['web']}/api/tasks?limit=20"
+        _latencies(client, direct_url, 20)  # warm-up
+        _latencies(client, proxied_url, 20)
+        return _latencies(client, direct_url, requests), _latencies(client, proxied_url, requests)
+
+
 def _p(samples: list[float], q: float) -> float:
     return statistics.quantiles(samples, n=100)[int(q) - 1]
 
@@ -88,20 +98,15 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as state:
             ports = {"idp": _free_port(), "api": _free_port(), "web": _free_port()}
             process, ready = _start(Path(state), ports)
-            starts.append(ready)
-            if run == 0:
-                token = demo_access_token(
-                    f"http://127.0.0.1:{ports['idp']}", f"sqlite:///{state}/idp.sqlite3"
-                )
-                headers = {"Authorization": f"Bearer {token}"}
-                with httpx.Client(headers=headers, timeout=10) as client:
-                    direct_url = f"http://127.0.0.1:{ports['api']}/api/tasks?limit=20"
-                    proxied_url = f"http://127.0.0.1:{ports['web']}/api/tasks?limit=20"
-                    _latencies(client, direct_url, 20)  # warm-up
-                    _latencies(client, proxied_url, 20)
-                    direct = _latencies(client, direct_url, args.requests)
-                    proxied = _latencies(client, proxied_url, args.requests)
-            stops.append(_stop(process))
+            try:
+                starts.append(ready)
+                if run == 0:
+                    direct, proxied = _measure_proxy(ports, state, args.requests)
+                stops.append(_stop(process))
+            finally:
+                if process.poll() is None:  # a failed measurement must not leave the stack running
+                    process.send_signal(signal.SIGINT)
+                    process.wait(timeout=60)
     print(f"start to ready (cold state, {args.runs} runs): median {statistics.median(starts):.1f} s, "
           f"max {max(starts):.1f} s")  # fmt: skip
     print(f"one SIGINT to exit: median {statistics.median(stops):.2f} s, max {max(stops):.2f} s")

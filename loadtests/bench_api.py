@@ -115,6 +115,56 @@ def measure(port: int, request: bytes, expect: int, seconds: float, connections:
     return result
 
 
+async def _db_ceiling(dsn: str, seconds: float, connections: int) -> dict:
+    """The same list query straight through asyncpg: what the database path alone allows on this host."""
+    import asyncpg
+
+    query = (
+        "SELECT * FROM tasks WHERE owner_sub = $1 ORDER BY hour, minute, id LIMIT 21"  # what the API sends
+    )
+    pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
+    latencies: list[float] = []
+
+    async def loop(stop_at: float) -> None:
+        async with pool.acquire() as conn:
+            while time.perf_counter() < stop_at:
+                started = time.perf_counter()
+                await conn.fetch(query, OWNER)
+                latencies.append(time.perf_counter() - started)
+
+    await asyncio.gather(*(loop(time.perf_counter() + 1.0) for _ in range(connections)))
+    latencies.clear()
+    started = time.perf_counter()
+    await asyncio.gather(*(loop(started + seconds) for _ in range(connections)))
+    elapsed = time.perf_counter() - started
+    await pool.close()
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "errors": 0,
+    }
+
+
+def _ceiling_proc(dsn: str, seconds: float, connections: int, queue: mp.Queue) -> None:
+    import uvloop
+
+    queue.put(uvloop.run(_db_ceiling(dsn, seconds, connections)))
+
+
+def measure_db_ceiling(database_url: str, seconds: float, connections: int) -> dict:
+    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
+    ctx = mp.get_context("spawn")
+    queue: mp.Queue = ctx.Queue()
+    proc = ctx.Process(target=_ceiling_proc, args=(dsn, seconds, connections, queue))
+    proc.start()
+    result = queue.get(timeout=seconds + 60)
+    proc.join(timeout=10)
+    return result
+
+
 def http_request(method: str, path: str, token: str | None = None, body: bytes = b"") -> bytes:
     lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Accept: application/json"]
     if token:
@@ -225,6 +275,7 @@ def main() -> int:
             ("create", http_request("POST", "/api/tasks", token, BODY), 201),
         ]
         results: dict[str, dict[str, dict]] = {}
+        ceiling = measure_db_ceiling(database_url, args.seconds, args.connections)
         for kind in [s.strip() for s in args.servers.split(",") if s.strip()]:
             port = _free_port()
             proc = start_server(kind, port, env)
@@ -249,8 +300,13 @@ def main() -> int:
                 f"{kind:8} {name:8} {r['rps']:8.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
                 f"{r['errors']:6d} {ratio:7.0f}%"
             )
+    c = ceiling
+    print(
+        f"{'asyncpg':8} {'list-sql':8} {c['rps']:8.0f} {c['p50_ms']:8.2f} {c['p99_ms']:8.2f} {0:6d}"
+        "   (the list query alone, no HTTP: the database ceiling on this host)"
+    )
     report = ROOT / "loadtests" / "reports" / "bench_api.json"
-    report.write_text(json.dumps(results, indent=2))
+    report.write_text(json.dumps({"servers": results, "db_ceiling": ceiling}, indent=2))
     print(f"\nraw figures: {report.relative_to(ROOT)}")
     return 0
 

@@ -43,7 +43,8 @@ log = logging.getLogger("loadtests")
 ENV = os.environ
 THINK_MIN = float(ENV.get("LOAD_THINK_MIN", "1"))
 THINK_MAX = float(ENV.get("LOAD_THINK_MAX", "3"))
-_user_numbers = itertools.count()
+_user_numbers = itertools.count()  # which pool account the next person takes
+_task_serials = itertools.count()  # names of created tasks
 _pool: list[PoolUser] | None = None
 
 
@@ -86,7 +87,7 @@ def get_task(user: ApiUser) -> None:
 
 
 def create_task(user: ApiUser) -> None:
-    body = mix.task_body(user.rng, next(_user_numbers))
+    body = mix.task_body(user.rng, next(_task_serials))
     with user.call("POST", "/api/tasks", "create", json=body) as response:
         if response.status_code != 201:
             response.failure(f"create answered {response.status_code}")

@@ -134,10 +134,18 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - needs a de
     args = parser.parse_args(argv)
 
     import boto3
-    from infra.environments import get_environment
+    from infra.deploy import DeployError, check_session
+    from infra.environments import ConfigError, get_environment
 
-    config = get_environment(args.env)
-    work, sec = config.workload, config.security
+    try:
+        config = get_environment(args.env)
+        work, sec = config.workload, config.security
+        # The same checks as `make deploy`: a missing profile or an expired SSO session points at the login.
+        check_session(work.profile, work.account, work.region, boto3.session.Session)
+        check_session(sec.profile, sec.account, sec.region, boto3.session.Session)
+    except (ConfigError, DeployError) as exc:
+        print(f"run_sandbox: {exc}", file=sys.stderr)
+        return 2
     workload = boto3.session.Session(profile_name=work.profile, region_name=work.region)
     security = boto3.session.Session(profile_name=sec.profile, region_name=sec.region)
     tasks_stack, idp_stack = config.stack_name("Tasks"), config.stack_name("Idp")

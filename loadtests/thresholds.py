@@ -123,6 +123,19 @@ def format_table(rows: Iterable[EndpointStats]) -> str:
     return "\n".join(lines)
 
 
+def format_markdown(rows: Iterable[EndpointStats]) -> str:
+    """The figures as a Markdown table, as docs/performance.md shows them."""
+    lines = [
+        "| endpoint | requests | failures | req/s | p50 ms | p95 ms | p99 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        cells = [r.label, str(r.requests), str(r.failures), f"{r.rps:.1f}"]
+        cells += [f"{v:.0f}" for v in (r.p50_ms, r.p95_ms, r.p99_ms)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Check a Locust run's statistics against thresholds.")
     parser.add_argument("stats_csv", type=Path, help="Locust's <prefix>_stats.csv")
@@ -130,12 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-failures", type=int, default=Thresholds.max_failures)
     parser.add_argument("--min-requests", type=int, default=Thresholds.min_requests)
     parser.add_argument("--auth-p95-ms", type=float, default=Thresholds.auth_p95_ms)
+    parser.add_argument("--markdown", action="store_true", help="print the figures as a Markdown table")
     args = parser.parse_args(argv)
     if not args.stats_csv.exists():
         print(f"{args.stats_csv} does not exist: run Locust with --csv first", file=sys.stderr)
         return 2
     rows = read_stats_csv(args.stats_csv)
-    print(format_table(rows))
+    print(format_markdown(rows) if args.markdown else format_table(rows))
     broken = violations(rows, Thresholds(args.max_failures, args.p95_ms, args.min_requests, args.auth_p95_ms))
     for line in broken:
         print(f"THRESHOLD BROKEN: {line}", file=sys.stderr)

@@ -8,6 +8,7 @@ create / find / edit, a validation error from the API, a stale edit from a secon
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -71,9 +72,6 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
     missing = missing_pieces()
     if missing:
         pytest.skip(f"the local stack is not on this branch yet (missing: {', '.join(missing)})")
-    # Only now: a skipped run must not build the app or start PostgreSQL.
-    frontend_dist = request.getfixturevalue("frontend_dist")
-    postgres_server = request.getfixturevalue("postgres_server")
     work = tmp_path_factory.mktemp("stack")
     idp_port, api_port, web_port = free_port(), free_port(), free_port()
     seed = work / "seed.yaml"
@@ -83,6 +81,7 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
         if not port_is_free(web_port):
             pytest.fail(f"port {web_port} is busy (a `make dev` running?): the IdP's callback URL needs it")
     idp_url = f"http://localhost:{idp_port}"
+    web_url = f"http://localhost:{web_port}"
     issuer = f"{idp_url}/{POOL_ID}"
     idp_env = {
         "IDP_PUBLIC_URL": idp_url,
@@ -91,37 +90,42 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
         "IDP_DATABASE_URL": f"sqlite:///{work / 'idp.sqlite3'}",
         "IDP_SEED_FILE": str(seed),
     }
-    database_url = postgres_server.create_database()
-    api_env = {
-        "DATABASE_URL": database_url,
-        "HOST": "127.0.0.1",
-        "PORT": str(api_port),
-        "AUTH_ISSUER": issuer,
-        "AUTH_JWKS_URL": f"http://127.0.0.1:{idp_port}/{POOL_ID}/.well-known/jwks.json",
-        "AUTH_CLIENT_IDS": WEB_CLIENT_ID,
-        "DRAIN_SECONDS": "0",
-    }
-    run_once([*console_script("tasks-api"), "migrate"], api_env, cwd=work)
     idp_ready = f"http://127.0.0.1:{idp_port}/{POOL_ID}/.well-known/openid-configuration"
-    api_ready = f"http://127.0.0.1:{api_port}/health/ready"
-    config = {"apiUrl": "", "authority": issuer, "clientId": WEB_CLIENT_ID, "hostedUiDomain": idp_url}
-    upstream = f"http://127.0.0.1:{api_port}"
-    web_front = devstack_web_server(frontend_dist, config, upstream, web_port, work / "web.log") or WebServer(
-        frontend_dist, config, api_url=upstream, port=web_port
-    )
-    with (
-        Service([*console_script("idp"), "serve"], idp_env, work, work / "idp.log", idp_ready),
-        Service([*console_script("tasks-api"), "serve"], api_env, work, work / "api.log", api_ready) as api,
-        web_front,
-    ):
-        web_url = f"http://localhost:{web_port}"
-        if problem := browser_blockers(idp_url, idp_port, web_url):
+    with contextlib.ExitStack() as started:
+        # The IdP first: when it cannot serve a browser app, skip before building or starting anything else.
+        started.enter_context(
+            Service([*console_script("idp"), "serve"], idp_env, work, work / "idp.log", idp_ready)
+        )
+        if problem := browser_blockers(idp_port, web_url):
             pytest.skip(f"the local IdP cannot serve a browser app yet: {problem}")
+        frontend_dist = request.getfixturevalue("frontend_dist")
+        postgres_server = request.getfixturevalue("postgres_server")
+        database_url = postgres_server.create_database()
+        started.callback(postgres_server.drop_database, database_url.rsplit("/", 1)[1])
+        api_env = {
+            "DATABASE_URL": database_url,
+            "HOST": "127.0.0.1",
+            "PORT": str(api_port),
+            "AUTH_ISSUER": issuer,
+            "AUTH_JWKS_URL": f"http://127.0.0.1:{idp_port}/{POOL_ID}/.well-known/jwks.json",
+            "AUTH_CLIENT_IDS": WEB_CLIENT_ID,
+            "DRAIN_SECONDS": "0",
+        }
+        run_once([*console_script("tasks-api"), "migrate"], api_env, cwd=work)
+        api_ready = f"http://127.0.0.1:{api_port}/health/ready"
+        api = started.enter_context(
+            Service([*console_script("tasks-api"), "serve"], api_env, work, work / "api.log", api_ready)
+        )
+        config = {"apiUrl": "", "authority": issuer, "clientId": WEB_CLIENT_ID, "hostedUiDomain": idp_url}
+        upstream = f"http://127.0.0.1:{api_port}"
+        started.enter_context(
+            devstack_web_server(frontend_dist, config, upstream, web_port, work / "web.log")
+            or WebServer(frontend_dist, config, api_url=upstream, port=web_port)
+        )
         yield Stack(api=api, web_url=web_url, idp_url=idp_url, work=work)
-    postgres_server.drop_database(database_url.rsplit("/", 1)[1])
 
 
-def browser_blockers(idp_url: str, idp_port: int, web_url: str) -> str | None:
+def browser_blockers(idp_port: int, web_url: str) -> str | None:
     """What in the IdP's answers stops a browser app from logging in (Cognito does neither)."""
     local = f"http://127.0.0.1:{idp_port}"
     discovery = httpx.get(f"{local}/{POOL_ID}/.well-known/openid-configuration", headers={"Origin": web_url})

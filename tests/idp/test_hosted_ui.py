@@ -411,3 +411,25 @@ def test_hosted_ui_shows_the_lockout(idp: RunningIdp) -> None:
         locked = submit(browser, browser.get("/login"), email=email, password=PASSWORD)
         assert locked.status_code == 400
         assert "Password attempts exceeded" in locked.text
+
+
+def test_cors_for_the_registered_browser_origins(idp: RunningIdp) -> None:
+    origin = "http://localhost:8100"
+    discovery = httpx.get(
+        f"{idp.url}/us-east-1_LocalPool/.well-known/openid-configuration", headers={"Origin": origin}
+    )
+    assert discovery.headers["access-control-allow-origin"] == origin
+    preflight = httpx.options(
+        f"{idp.url}/oauth2/token",
+        headers={
+            "Origin": "http://127.0.0.1:8100",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "http://127.0.0.1:8100"
+    stranger = httpx.get(
+        f"{idp.url}/us-east-1_LocalPool/.well-known/jwks.json", headers={"Origin": "https://evil.example"}
+    )
+    assert "access-control-allow-origin" not in stranger.headers

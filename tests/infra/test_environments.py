@@ -25,7 +25,7 @@ def test_all_four_environments_load_with_their_accounts_and_profiles():
     assert sandbox.workload.region == "us-east-1"  # from defaults
     assert sandbox.security.profile == "city-security"
     assert sandbox.hosted_ui_domain_prefix == "city-tasks-sandbox"
-    assert sandbox.local_callback_urls == ("http://localhost:8100/home/",)
+    assert sandbox.local_callback_urls == ("http://localhost:8100/auth/callback",)
     assert envs["prod"].protect_data is True
     assert not any(e.protect_data for name, e in envs.items() if name != "prod")
     assert envs["prod"].database.readers == 1

@@ -150,7 +150,9 @@ def test_a_second_ctrl_c_kills_a_service_that_will_not_stop(tmp_path: Path) -> N
     process, _ = _start(tmp_path, env={"FAKE_STUBBORN": "api"})
     try:
         output = _read_until(process, "TOTP code")
-        api_pid = int(re.search(r"started api \(pid (\d+)\)", output)[1])
+        found = re.search(r"started api \(pid (\d+)\)", output)
+        assert found, output
+        api_pid = int(found[1])
         process.send_signal(signal.SIGINT)
         _read_until(process, "stopping api")
         time.sleep(1.2)  # a deliberate second press, not the doubled first one
@@ -208,6 +210,22 @@ def test_a_busy_port_is_named_with_the_option_to_change_it(tmp_path: Path) -> No
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 2
     assert f"port already in use: {port} (API; choose another with --api-port)" in output
+
+
+def test_a_bad_port_variable_is_refused_with_its_name(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WEB_PORT", "eighty")
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args([])
+    assert exit_info.value.code == 2
+    assert "WEB_PORT must be a port number, not 'eighty'" in capsys.readouterr().err
+
+
+def test_port_variables_set_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_PORT", "18080")
+    assert parse_args([]).api_port == 18080
+    assert parse_args(["--api-port", "28080"]).api_port == 28080
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import socket
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -41,7 +42,7 @@ HTTP_SERVER = """
 
 
 @pytest.fixture
-def supervisor() -> Supervisor:
+def supervisor() -> Iterator[Supervisor]:
     sup = Supervisor(Console(io.StringIO()))
     yield sup
     sup.kill_all()

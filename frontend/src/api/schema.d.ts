@@ -162,6 +162,15 @@ export interface components {
              * @description When it succeeded, failed for good, or was missed
              */
             finishedAt: string | null;
+            /** Id */
+            id: number;
+            /**
+             * Scheduledfor
+             * Format: date-time
+             * @deprecated
+             * @description Same as slot
+             */
+            scheduledFor: string;
             /**
              * Slot
              * Format: date-time
@@ -178,6 +187,8 @@ export interface components {
              * @enum {string}
              */
             status: "CLAIMED" | "SUCCEEDED" | "FAILED" | "MISSED";
+            /** Taskid */
+            taskId: number;
         };
         /**
          * TaskFields

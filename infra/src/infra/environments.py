@@ -154,8 +154,9 @@ class Environment:
     time_zone: str = "UTC"
     hosted_ui_prefix: str = "city-tasks"
     local_callback_urls: tuple[str, ...] = ()
-    # Where the web app receives the authorization code, appended to the frontend URL (the original: /home/).
-    callback_path: str = "/home/"
+    # Where the web app receives the authorization code, appended to the frontend URL (the web app's
+    # default redirectUri; the original Ionic app used /home/).
+    callback_path: str = "/auth/callback"
     domains: Domains = field(default_factory=Domains)
 
     def __post_init__(self) -> None:

@@ -18,6 +18,7 @@ from tasks_api.db.engine import create_pool, create_sessionmaker, transactional
 from tasks_api.db.migrate import upgrade
 from tasks_api.logging import AccessLogMiddleware
 from tasks_api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from tasks_api.ratelimit import WriteRateLimiter
 from tasks_api.settings import Settings, get_settings
 from tasks_api.tasks.router import build_router
 
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.readiness = health.Readiness()
+    app.state.write_limiter = WriteRateLimiter(settings.write_rate_per_minute)
     # Called with (task id, next run) after each committed task write; the executor registers here.
     app.state.schedule_listeners = []
     # Entered in order during the lifespan; the executor's hook is added when the scheduler is enabled.

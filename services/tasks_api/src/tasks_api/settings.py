@@ -39,9 +39,11 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=10_000, ge=0)
     migrate_on_start: bool = False
-    # Test each pooled connection before use (one round trip per request). Off, a dead connection is found by
-    # the failing statement instead: the pool is invalidated and idempotent reads are retried once.
+    # Test pooled connections before use. Only those idle for longer than DB_PRE_PING_IDLE_SECONDS are pinged
+    # (where dead sockets come from: NAT and proxy idle timeouts, fail-overs while idle); 0 pings on every
+    # checkout (a round trip per request). A connection that dies in use invalidates the pool.
     db_pool_pre_ping: bool = True
+    db_pre_ping_idle_seconds: float = Field(default=2.0, ge=0)
 
     # --- auth (Cognito access tokens) -------------------------------------------------------
     auth_issuer: str = "http://localhost:9229/us-east-1_LocalPool"

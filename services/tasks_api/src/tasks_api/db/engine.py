@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from tasks_api.settings import Settings
@@ -30,7 +32,7 @@ def create_pool(settings: Settings) -> AsyncEngine:
             "statement_timeout": str(settings.db_statement_timeout_ms),
         },
     }
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         # The pool's connections default to autocommit: the API's reads and writes are single statements
         # (a write is one conditional INSERT/UPDATE/DELETE), so BEGIN/COMMIT would only add round trips, and
@@ -40,11 +42,37 @@ def create_pool(settings: Settings) -> AsyncEngine:
         max_overflow=settings.db_max_overflow,
         # Aurora fail-overs and idle pauses leave dead sockets in the pool: test before use, and
         # retire connections before the proxies and NATs in between forget them.
-        pool_pre_ping=settings.db_pool_pre_ping,
+        pool_pre_ping=settings.db_pool_pre_ping and settings.db_pre_ping_idle_seconds == 0,
         pool_recycle=settings.db_pool_recycle_seconds,
         pool_timeout=settings.db_pool_timeout_seconds,
         connect_args=connect_args,
     )
+    if settings.db_pool_pre_ping and settings.db_pre_ping_idle_seconds > 0:
+        ping_when_idle(engine, settings.db_pre_ping_idle_seconds)
+    return engine
+
+
+def ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    """Pre-ping only connections that sat in the pool longer than ``idle_seconds``.
+
+    A busy pool's connections were used milliseconds ago, and on a loaded host a ping is the single biggest
+    cost of a short request; a connection that sat idle is the one a NAT, proxy or fail-over may have killed.
+    DisconnectionError makes the pool drop it and check out another (SQLAlchemy retries up to 3 times).
+    """
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since <= idle_seconds:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            raise DisconnectionError("pooled connection died while idle") from exc
 
 
 def _sqlite_engine(url: str, path: Path) -> AsyncEngine:

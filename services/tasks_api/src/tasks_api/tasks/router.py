@@ -12,7 +12,8 @@ from tasks_api.auth import Principal, current_user
 from tasks_api.db.models import Task
 from tasks_api.problems import ProblemError, field_error
 from tasks_api.tasks.repository import Cursor, InvalidCursorError, TaskFilter
-from tasks_api.tasks.schemas import TaskFields, TaskList, TaskOut, TaskPatch
+from tasks_api.tasks.schemas import TaskFields, TaskOut, TaskPatch
+from tasks_api.tasks.serialize import task_list_json
 from tasks_api.tasks.service import TaskService, etag
 
 JSON = "application/json"
@@ -44,6 +45,22 @@ async def service(
 
 
 Service = Annotated[TaskService, Depends(service)]
+
+
+async def write_service(
+    request: Request,
+    user: Annotated[Principal, Depends(current_user)],
+    svc: Service,
+) -> TaskService:
+    wait = request.app.state.write_limiter.acquire(user.sub)
+    if wait is not None:
+        raise ProblemError(
+            429, "Too many changes in a short time; slow down.", headers={"Retry-After": str(wait)}
+        )
+    return svc
+
+
+WriteService = Annotated[TaskService, Depends(write_service)]
 
 
 def _one(task: Task, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -86,11 +103,10 @@ async def list_tasks(
         next_cursor = Cursor(last.hour, last.minute, last.id).encode()
         url = request.url.include_query_params(cursor=next_cursor, limit=size)
         headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
-    body = TaskList.dump_json([TaskOut.model_validate(row) for row in rows], by_alias=True)
-    return Response(body, media_type=JSON, headers=headers)
+    return Response(task_list_json(rows), media_type=JSON, headers=headers)
 
 
-async def create_task(svc: Service, body: Annotated[TaskFields, Body()]) -> Response:
+async def create_task(svc: WriteService, body: Annotated[TaskFields, Body()]) -> Response:
     task = await svc.create(body)
     return _one(task, 201, {"Location": f"/api/tasks/{task.id}"})
 
@@ -100,18 +116,18 @@ async def get_task(svc: Service, task_id: TaskId) -> Response:
 
 
 async def replace_task(
-    svc: Service, task_id: TaskId, body: Annotated[TaskFields, Body()], if_match: IfMatch = None
+    svc: WriteService, task_id: TaskId, body: Annotated[TaskFields, Body()], if_match: IfMatch = None
 ):
     return _one(await svc.replace(task_id, body, if_match))
 
 
 async def patch_task(
-    svc: Service, task_id: TaskId, body: Annotated[TaskPatch, Body()], if_match: IfMatch = None
+    svc: WriteService, task_id: TaskId, body: Annotated[TaskPatch, Body()], if_match: IfMatch = None
 ):
     return _one(await svc.patch(task_id, body, if_match))
 
 
-async def delete_task(svc: Service, task_id: TaskId, if_match: IfMatch = None) -> Response:
+async def delete_task(svc: WriteService, task_id: TaskId, if_match: IfMatch = None) -> Response:
     await svc.delete(task_id, if_match)
     return Response(status_code=204)
 
