@@ -82,6 +82,7 @@ class StackConfig:
     # Argon2 at its cheapest for CI smoke runs; real runs keep the IdP's defaults.
     cheap_password_hashing: bool = False
     api_env: dict[str, str] = field(default_factory=dict)
+    idp_env: dict[str, str] = field(default_factory=dict)  # e.g. ACCESS_TOKEN_SECONDS for renewal tests
     start_timeout_s: float = 30.0
 
 
@@ -163,6 +164,7 @@ class LocalStack:
         )
         if self.config.cheap_password_hashing:
             env.update({"IDP_ARGON2_TIME_COST": "1", "IDP_ARGON2_MEMORY_KIB": str(8 * 1024)})
+        env.update(self.config.idp_env)
         return self._spawn("idp", ["-m", "idp", "serve"], env)
 
     def api_environment(self) -> dict[str, str]:

@@ -433,3 +433,39 @@ def test_cors_for_the_registered_browser_origins(idp: RunningIdp) -> None:
         f"{idp.url}/us-east-1_LocalPool/.well-known/jwks.json", headers={"Origin": "https://evil.example"}
     )
     assert "access-control-allow-origin" not in stranger.headers
+
+
+def test_revoke_ends_a_refresh_token_and_its_access_tokens(idp: RunningIdp) -> None:
+    email = f"rev-{uuid.uuid4().hex[:8]}@example.com"
+    cognito = idp.cognito()
+    cognito.admin_create_user(
+        UserPoolId="us-east-1_LocalPool",
+        Username=email,
+        TemporaryPassword=PASSWORD,
+        MessageAction="SUPPRESS",
+        UserAttributes=[{"Name": "name", "Value": "Rev"}],
+    )
+    cognito.admin_set_user_password(
+        UserPoolId="us-east-1_LocalPool", Username=email, Password=PASSWORD, Permanent=True
+    )
+    verifier, challenge = pkce()
+    with httpx.Client(base_url=idp.url) as browser:
+        login = browser.get(
+            authorize(browser, challenge, scope="openid aws.cognito.signin.user.admin").headers["location"]
+        )
+        submit(browser, login, email=email, password=PASSWORD)
+        setup = browser.get("/mfa/setup")
+        code = code_from(submit(browser, setup, code=pyotp.TOTP(read_form(setup).texts["secret"]).now()))
+    tokens = exchange(idp, code, verifier).json()
+    assert cognito.get_user(AccessToken=tokens["access_token"])["UserAttributes"]
+    url = f"{idp.url}/oauth2/revoke"
+    assert httpx.post(url, data={"client_id": CLIENT}).json()["error"] == "invalid_request"
+    assert httpx.post(url, data={"client_id": CLIENT, "token": "unknown"}).status_code == 200
+    assert httpx.post(url, data={"client_id": CLIENT, "token": tokens["refresh_token"]}).status_code == 200
+    refresh = httpx.post(
+        f"{idp.url}/oauth2/token",
+        data={"grant_type": "refresh_token", "client_id": CLIENT, "refresh_token": tokens["refresh_token"]},
+    )
+    assert refresh.json()["error"] == "invalid_grant"
+    with pytest.raises(cognito.exceptions.NotAuthorizedException):
+        cognito.get_user(AccessToken=tokens["access_token"])

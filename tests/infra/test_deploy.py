@@ -201,7 +201,7 @@ def test_first_deploy_passes_values_forward_and_then_registers_the_new_frontend_
     idp, tasks, frontend, idp_again, tasks_again = (cdk.context(c) for c in cdk.calls)
     assert "frontendUrl" not in idp
     assert tasks["issuer"] == ISSUER
-    assert tasks["clientIds"] == "web123,load456"
+    assert tasks["clientIds"] == "web123,load456"  # no LoadTestUserClientId output in this stand-in
     assert frontend["apiUrl"] == API_URL
     assert frontend["webClientId"] == "web123"
     assert idp_again["frontendUrl"] == NEW_FRONTEND
@@ -346,3 +346,9 @@ def test_without_a_frontend_project_the_placeholder_is_announced(environments, t
     cdk, out = _run_deploy(environments, tmp_path, frontend_outputs={"FrontendUrl": NEW_FRONTEND})
     assert cdk.builds == []
     assert "placeholder page" in out
+
+
+def test_the_api_accepts_the_load_test_people_client_when_the_idp_has_one():
+    outputs = {**IDP_OUTPUTS, "LoadTestUserClientId": "people789"}
+    assert deploy._client_ids(outputs) == "web123,load456,people789"
+    assert deploy._client_ids(IDP_OUTPUTS) == "web123,load456"

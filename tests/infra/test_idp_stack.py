@@ -174,3 +174,22 @@ def test_trigger_logs_have_the_configured_retention(synth_env, env_name):
         g["Properties"]["RetentionInDays"] for g in synth.resources("Idp", "AWS::Logs::LogGroup").values()
     }
     assert retention == {synth.config.log_retention_days}
+
+
+def test_load_test_people_get_a_password_client_outside_prod_only(synth_env):
+    password_client = {
+        "ClientName": "city-tasks-loadtest-users",
+        "ExplicitAuthFlows": Match.array_with(["ALLOW_USER_PASSWORD_AUTH"]),
+    }
+    sandbox = synth_env("sandbox").template("Idp")
+    sandbox.has_resource_properties("AWS::Cognito::UserPoolClient", password_client)
+    assert "LoadTestUserClientId" in sandbox.find_outputs("*")
+    prod = synth_env("prod").template("Idp")
+    assert prod.find_resources("AWS::Cognito::UserPoolClient", {"Properties": password_client}) == {}
+    assert "LoadTestUserClientId" not in prod.find_outputs("*")
+
+
+def test_the_web_client_never_allows_password_auth(synth_env):
+    clients = synth_env("sandbox").resources("Idp", "AWS::Cognito::UserPoolClient").values()
+    web = next(c for c in clients if c["Properties"]["ClientName"] == "city-tasks-web")
+    assert "ALLOW_USER_PASSWORD_AUTH" not in web["Properties"].get("ExplicitAuthFlows", [])

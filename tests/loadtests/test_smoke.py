@@ -30,7 +30,11 @@ SMOKE_LIMITS = Thresholds(max_failures=0, p95_ms=1500, auth_p95_ms=15_000)
 
 
 def test_a_short_headless_run_meets_the_thresholds(postgres_url: str, tmp_path: Path) -> None:
-    config = StackConfig(database_url=postgres_url, workdir=tmp_path / "stack", cheap_password_hashing=True)
+    config = StackConfig(
+        database_url=postgres_url,
+        workdir=tmp_path / "stack",
+        cheap_password_hashing=True,
+    )
     with LocalStack(config) as stack:
         pool_file = tmp_path / "pool.json"
         create_pool(stack, 5, pool_file)
@@ -42,7 +46,9 @@ def test_a_short_headless_run_meets_the_thresholds(postgres_url: str, tmp_path: 
             spawn_rate=5,
             duration_s=15,
             thresholds=SMOKE_LIMITS,
-            settings=locust_settings(stack, pool_file, options),
+            # Every simulated user renews its token during the run: people with their refresh token
+            # (REFRESH_TOKEN_AUTH), machines with a new client_credentials grant.
+            settings={**locust_settings(stack, pool_file, options), "LOAD_TOKEN_MAX_AGE_S": "6"},
         )
         result = run_locust(spec, grace_s=40)
 
@@ -55,4 +61,8 @@ def test_a_short_headless_run_meets_the_thresholds(postgres_url: str, tmp_path: 
         assert rows[name].requests > 0, f"{name} was never called:\n{result.table}"
     assert rows["AUTH cognito sign in"].requests >= 1
     assert rows["AUTH oauth2 sign in"].requests >= 1
+    # Tokens were renewed before they expired (refresh token for people, a new grant for machines),
+    # and no request was refused for an expired token (0 failures above).
+    assert rows["AUTH cognito renew"].requests >= 1
+    assert rows["AUTH oauth2 renew"].requests >= 1
     assert rows[AGGREGATED].failures == 0

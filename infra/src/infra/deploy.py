@@ -262,7 +262,7 @@ def deploy(config: Environment, runner: Runner, session_factory: Callable[..., A
     )
     idp_context = {
         "issuer": idp["Issuer"],
-        "clientIds": f"{idp['WebClientId']},{idp['LoadTestClientId']}",
+        "clientIds": _client_ids(idp),
         "webClientId": idp["WebClientId"],
         "hostedUiDomain": idp["HostedUiDomain"],
     }
@@ -322,7 +322,7 @@ def diff(config: Environment, runner: Runner, session_factory: Callable[..., Any
         idp = stack_outputs(sec.profile, sec.region, config.stack_name("Idp"), session_factory) or {}
         tasks = stack_outputs(work.profile, work.region, config.stack_name("Tasks"), session_factory) or {}
         front = stack_outputs(work.profile, work.region, config.stack_name("Frontend"), session_factory) or {}
-        client_ids = ",".join(v for v in (idp.get("WebClientId"), idp.get("LoadTestClientId")) if v)
+        client_ids = _client_ids(idp)
         return {
             "issuer": idp.get("Issuer", ""),
             "clientIds": client_ids,
@@ -392,6 +392,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _client_ids(idp_outputs: dict[str, str]) -> str:
+    """The app clients the API accepts: web, load-test machines and (outside prod) load-test people."""
+    keys = ("WebClientId", "LoadTestClientId", "LoadTestUserClientId")
+    return ",".join(idp_outputs[key] for key in keys if idp_outputs.get(key))
 
 
 if __name__ == "__main__":

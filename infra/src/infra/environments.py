@@ -151,6 +151,8 @@ class Environment:
     log_retention_days: int = 30
     # Prod: deletion protection on the database and user pool, data kept when a stack is deleted.
     protect_data: bool = False
+    # A password-auth app client for load-test people (USER_PASSWORD_AUTH + TOTP); never in prod.
+    load_test_user_client: bool = True
     time_zone: str = "UTC"
     hosted_ui_prefix: str = "city-tasks"
     local_callback_urls: tuple[str, ...] = ()

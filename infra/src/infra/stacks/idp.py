@@ -161,12 +161,32 @@ class IdpStack(Stack):
             access_token_validity=Duration.hours(1),
         )
 
+        # Load-test people sign in like the app's users (password, then the TOTP challenge) without a
+        # browser, which needs USER_PASSWORD_AUTH: a separate client, so the web client stays SRP-only.
+        self.load_test_user_client = (
+            self.user_pool.add_client(
+                "LoadTestUserClient",
+                user_pool_client_name="city-tasks-loadtest-users",
+                generate_secret=False,
+                auth_flows=cognito.AuthFlow(user_password=True),
+                prevent_user_existence_errors=True,
+                enable_token_revocation=True,
+                access_token_validity=Duration.hours(1),
+                id_token_validity=Duration.hours(1),
+                refresh_token_validity=Duration.days(1),
+            )
+            if config.load_test_user_client
+            else None
+        )
+
         issuer = self.user_pool.user_pool_provider_url
         CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
         CfnOutput(self, "Issuer", value=issuer)
         CfnOutput(self, "JwksUrl", value=f"{issuer}/.well-known/jwks.json")
         CfnOutput(self, "WebClientId", value=self.web_client.user_pool_client_id)
         CfnOutput(self, "LoadTestClientId", value=self.load_test_client.user_pool_client_id)
+        if self.load_test_user_client is not None:
+            CfnOutput(self, "LoadTestUserClientId", value=self.load_test_user_client.user_pool_client_id)
         CfnOutput(self, "HostedUiDomain", value=self.domain.base_url())
         CfnOutput(self, "CallbackUrls", value=",".join(urls))
 

@@ -176,6 +176,20 @@ def router(pool: UserPool) -> APIRouter:
             return _oauth_error(exc.error, exc.description)
         return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
+    @api.post("/oauth2/revoke")
+    async def revoke(request: Request) -> Response:
+        """RFC 7009, as Cognito's: revokes a refresh token and the access tokens issued from it."""
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        client = await run_in_threadpool(_authenticate_client, pool, request, form)
+        if isinstance(client, JSONResponse):
+            return client
+        token = form.get("token")
+        if not token:
+            return _oauth_error("invalid_request", "token is required")
+        await run_in_threadpool(pool.revoke_refresh_token, client.client_id, token)
+        # Unknown tokens are not an error (RFC 7009 section 2.2): the answer must not reveal what exists.
+        return Response(status_code=200, headers={"Cache-Control": "no-store"})
+
     @api.get("/oauth2/userInfo")
     def user_info(request: Request) -> Response:
         auth = request.headers.get("authorization", "")

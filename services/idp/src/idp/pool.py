@@ -734,6 +734,14 @@ class UserPool:
             user = self.user_from_access_token(db, access_token)
             self.sign_out_user(db, user.sub)
 
+    def revoke_refresh_token(self, client_id: str, token: str) -> None:
+        with self.store.begin() as db:
+            db.execute(
+                update(RefreshToken)
+                .where(RefreshToken.token_digest == digest(token), RefreshToken.client_id == client_id)
+                .values(revoked=True)
+            )
+
     def sign_out_user(self, db: Session, sub: str) -> None:
         db.execute(update(RefreshToken).where(RefreshToken.sub == sub).values(revoked=True))
         db.execute(delete(SessionRecord).where(SessionRecord.sub == sub, SessionRecord.kind == "browser"))
