@@ -63,7 +63,6 @@ async def test_executions_are_listed_newest_first_with_their_fields(
         "id": newest["id"],
         "taskId": task_id,
         "slot": "2024-01-03T19:30:00Z",
-        "scheduledFor": "2024-01-03T19:30:00Z",
         "status": "SUCCEEDED",
         "attempts": 1,
         "startedAt": "2024-01-03T19:30:00Z",

@@ -20,15 +20,13 @@ class ExecutionOut(BaseModel):
     id: int
     task_id: int
     slot: datetime = Field(validation_alias="scheduled_for", description="The instant the task was due (UTC)")
-    # The same instant under the name the web client was first written against.
-    scheduled_for: datetime = Field(deprecated=True, description="Same as slot")
     status: Literal["CLAIMED", "SUCCEEDED", "FAILED", "MISSED"]
     attempts: int = Field(description="Effect attempts made so far (0 for a missed slot)")
     started_at: datetime | None = Field(description="When the latest attempt started")
     finished_at: datetime | None = Field(description="When it succeeded, failed for good, or was missed")
     error: str | None = Field(description="Why the latest attempt failed, or why the slot was missed")
 
-    @field_validator("slot", "scheduled_for", "started_at", "finished_at", mode="after")
+    @field_validator("slot", "started_at", "finished_at", mode="after")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
         return None if value is None else as_utc(value)
