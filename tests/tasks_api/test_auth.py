@@ -223,7 +223,7 @@ async def test_rotated_key_is_fetched_once_after_the_window(
     jwks_server: JwksServer, tokens: TokenFactory, signing_key: SigningKey
 ) -> None:
     clock = FakeClock()
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:  # a busy machine must not fail the fetch
         cache = JwksCache(http, min_refetch_seconds=10, clock=clock)
         verifier = AccessTokenVerifier(
             issuer=tokens.issuer, client_ids=[tokens.client_id], jwks_url=jwks_server.jwks_url, jwks=cache
@@ -262,7 +262,7 @@ async def _rotation(
 async def test_verified_token_cache_respects_exp(jwks_server: JwksServer, tokens: TokenFactory) -> None:
     wall = FakeClock()
     wall.now = time.time()
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:  # a busy machine must not fail the fetch
         verifier = AccessTokenVerifier(
             issuer=tokens.issuer,
             client_ids=[tokens.client_id],
