@@ -29,10 +29,26 @@ REQUIRED_MODULES = {
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="make dev", description=__doc__)
-    parser.add_argument("--idp-port", type=int, default=int(os.environ.get("IDP_PORT", 9229)))
-    parser.add_argument("--api-port", type=int, default=int(os.environ.get("API_PORT", 8080)))
-    parser.add_argument("--web-port", type=int, default=int(os.environ.get("WEB_PORT", 8100)))
+    parser = argparse.ArgumentParser(
+        prog="python -m devstack",
+        description=f'{__doc__} With make: make dev ARGS="--no-frontend --api-port 18080".',
+    )
+    for name, default, what in (
+        ("idp", 9229, "the IdP"),
+        ("api", 8080, "the Tasks API"),
+        ("web", 8100, "the web app"),
+    ):
+        variable = f"{name.upper()}_PORT"
+        raw = os.environ.get(variable, str(default))
+        if not raw.isdigit():
+            parser.error(f"{variable} must be a port number, not {raw!r}")
+        parser.add_argument(
+            f"--{name}-port",
+            type=int,
+            default=int(raw),
+            metavar="PORT",
+            help=f"{what}'s port (${variable}, {default})",
+        )
     parser.add_argument("--no-frontend", action="store_true", help="run the IdP and the API only")
     parser.add_argument("--skip-build", action="store_true", help="serve frontend/dist as it is, without npm")
     parser.add_argument(
@@ -168,13 +184,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 REPO,
             )
         )
-        supervisor.wait_healthy(idp, config.idp_health_url, START_TIMEOUT, _issuer_check(config.issuer))
+        # The services boot side by side (the API fetches the IdP's keys only when a token arrives, and the
+        # web front reaches the API only per request); then each must prove healthy before the banner.
         api_env = child_env(base, config.api_env())
         supervisor.run_once(
             Service("migrate", [_script("tasks-api"), "migrate"], api_env, REPO), START_TIMEOUT
         )
         api = supervisor.start(Service("api", [_script("tasks-api"), "serve"], api_env, REPO))
-        supervisor.wait_healthy(api, config.api_health_url, START_TIMEOUT)
+        web = None
         if not args.no_frontend:
             web = supervisor.start(
                 Service(
@@ -184,6 +201,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
                     REPO,
                 )
             )
+        supervisor.wait_healthy(idp, config.idp_health_url, START_TIMEOUT, _issuer_check(config.issuer))
+        supervisor.wait_healthy(api, config.api_health_url, START_TIMEOUT)
+        if web is not None:
             supervisor.wait_healthy(web, config.web_health_url, START_TIMEOUT)
             if dist is None:
                 console.say("no frontend build to serve: the web port shows how to build it; /api is proxied")

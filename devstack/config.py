@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack.seed import Seed
+from devstack.seed import SEED_FILE, Seed
 
 REPO = Path(__file__).resolve().parents[1]
-SEED_FILE = REPO / "services" / "idp" / "seed.yaml"
+__all__ = ["FRONTEND_DIR", "LOCALHOST", "REPO", "SEED_FILE", "StackConfig", "child_env"]
 FRONTEND_DIR = REPO / "frontend"
 LOCALHOST = "127.0.0.1"
 

@@ -29,7 +29,7 @@ class StackError(RuntimeError):
 class Console:
     """Serialises lines from several threads and prefixes each with its service's name."""
 
-    def __init__(self, stream: IO[str] = sys.stdout, width: int = 8) -> None:
+    def __init__(self, stream: IO[str] = sys.stdout, width: int = 9) -> None:
         self._stream = stream
         self._lock = threading.RLock()  # re-entrant: a signal handler may log mid-line
         self._width = width
@@ -140,7 +140,8 @@ class Supervisor:
         check: Callable[[httpx.Response], str | None] | None = None,
     ) -> None:
         """Poll `url` until it answers 200 (and `check` finds no fault), the service dies, or time is up."""
-        deadline = time.monotonic() + timeout
+        began = time.monotonic()
+        deadline = began + timeout
         last = "no answer yet"
         with httpx.Client(timeout=2.0, trust_env=False) as client:
             while True:
@@ -156,6 +157,7 @@ class Supervisor:
                     if response.status_code == 200:
                         problem = check(response) if check else None
                         if problem is None:
+                            self.console.say(f"{service.name} is ready ({time.monotonic() - began:.1f} s)")
                             return
                         raise StackError(f"{service.name}: {problem}")
                     last = f"HTTP {response.status_code}"

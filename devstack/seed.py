@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+SEED_FILE = Path(__file__).resolve().parents[1] / "services" / "idp" / "seed.yaml"
 DEFAULT_POOL_ID = "us-east-1_LocalPool"
 DEFAULT_CLIENT_ID = "city-tasks-web"
 DEMO_USER = "demo@example.com"
@@ -71,3 +72,12 @@ def read_seed(path: Path) -> Seed:
         demo_username=str(username or DEMO_USER),
         demo_password=str(password) if password is not None else None,
     )
+
+
+def login_hint(path: Path) -> str:
+    seed = read_seed(path)
+    return f"{seed.demo_username} / {seed.demo_password or f'(the password in {path.name})'}"
+
+
+if __name__ == "__main__":  # `python -m devstack.seed`: the demo login line that `make up` prints
+    print(login_hint(SEED_FILE))

@@ -1,7 +1,9 @@
 """The local web front (port 8100): the SPA's build, a runtime /config.json, and /api proxied to the API.
 
 It plays the role nginx plays in the compose stack, so the browser sees one origin in both. Run as
-`python -m devstack.webserver` with its settings in DEVSTACK_WEB_* variables (devstack sets them).
+`python -m devstack.webserver` with its settings in DEVSTACK_WEB_HOST, DEVSTACK_WEB_PORT, DEVSTACK_WEB_DIST,
+DEVSTACK_API_UPSTREAM and DEVSTACK_WEB_CONFIG (devstack sets them; tests/e2e starts it the same way, so keep
+these names stable).
 """
 
 from __future__ import annotations

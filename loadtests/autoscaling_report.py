@@ -24,7 +24,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display on load machines and CI
 
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 
 @dataclass(frozen=True)
@@ -136,9 +138,9 @@ def build_report(series: dict[str, list[Point]], period: int) -> Report:
     )
 
 
-def _xy(points: Iterable[Point]) -> tuple[list[dt.datetime], list[float]]:
+def _xy(points: Iterable[Point]) -> tuple[list[float], list[float]]:
     pts = list(points)
-    return [t for t, _ in pts], [v for _, v in pts]
+    return [float(mdates.date2num(t)) for t, _ in pts], [v for _, v in pts]
 
 
 def draw(report: Report, out: Path, title: str = "Autoscaling during the load run") -> Path:
@@ -170,10 +172,12 @@ def draw(report: Report, out: Path, title: str = "Autoscaling during the load ru
         tasks_ax.set_ylim(0, most_tasks + 1)
         rps_ax.set_ylim(bottom=0)
         p95_ax.set_ylim(bottom=0)
-        tasks_ax.yaxis.get_major_locator().set_params(integer=True)
+        tasks_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        tasks_ax.xaxis_date(tz=dt.UTC)
+        tasks_ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=dt.UTC))
         tasks_ax.set_xlabel("time (UTC)")
         tasks_ax.set_title(title)
-        tasks_ax.legend(lines, [ln.get_label() for ln in lines], loc="upper left")
+        tasks_ax.legend(lines, [str(ln.get_label()) for ln in lines], loc="upper left")
         fig.autofmt_xdate()
         fig.tight_layout()
         fig.savefig(out, format="png")

@@ -35,7 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tasks_api.db.models import Base, Task, TaskExecution  # noqa: E402
+from tasks_api.db.migrate import upgrade  # noqa: E402
+from tasks_api.db.models import Task, TaskExecution  # noqa: E402
 
 from tests.support.postgres import ThrowawayPostgres  # noqa: E402
 
@@ -47,8 +48,8 @@ def next_minute(lead: float) -> datetime:
 
 
 async def prepare(engine: AsyncEngine, count: int, slot: datetime) -> None:
+    await upgrade(engine)
     async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
         rows = [
             {
                 "owner_sub": f"user-{n % 50}",
@@ -160,6 +161,26 @@ async def burst_figures(engine: AsyncEngine, count: int, slot: datetime, logs: P
     }
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def postgres_pids(server: ThrowawayPostgres) -> list[int]:
+    """The server's postmaster and its backends (only for a server this script started)."""
+    pid_file = server._datadir / "postmaster.pid" if server._datadir else None
+    if pid_file is None or not pid_file.exists():
+        return []
+    postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+    return [postmaster.pid, *(child.pid for child in postmaster.children(recursive=True))]
+
+
 def idle_cpu(workers: list[subprocess.Popen[bytes]], seconds: float) -> list[float]:
     """Percent of one core each process used over ``seconds`` of wall time."""
     handles = [psutil.Process(w.pid) for w in workers]
@@ -202,9 +223,17 @@ async def main() -> None:
             workers = start_workers(url, args.workers, logs)
             wait_started(workers, logs)
             print(f"{args.tasks} tasks due at {slot.isoformat()}, {args.workers} workers ready", flush=True)
-            await asyncio.sleep(max((slot - datetime.now(UTC)).total_seconds(), 0))
+            await asyncio.sleep(max((slot - datetime.now(UTC)).total_seconds() - 1, 0))
+            worker_pids = [w.pid for w in workers]
+            cpu_before = cpu_seconds(worker_pids), cpu_seconds(postgres_pids(server))
+            load_before = os.getloadavg()[0]
             await wait_done(engine, args.tasks, seconds=120)
             burst = await burst_figures(engine, args.tasks, slot, logs)
+            # CPU spent on the burst does not depend on how busy the machine is, unlike the latency.
+            burst["cpu_s_workers"] = round(cpu_seconds(worker_pids) - cpu_before[0], 2)
+            burst["cpu_s_postgres"] = round(cpu_seconds(postgres_pids(server)) - cpu_before[1], 2)
+            burst["load_average_1m"] = round(load_before, 2)
+            burst["cores"] = psutil.cpu_count()
             print(json.dumps({"burst": burst}), flush=True)
 
             # All tasks now wait for tomorrow's slot: nothing is due.

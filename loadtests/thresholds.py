@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Any
 
 AGGREGATED = "Aggregated"
+AUTH = "AUTH"  # the request type the locustfile gives sign-ins and token renewals
+# The first API call after a sign-in carries a token the API has not seen (no verification cache hit,
+# maybe a JWKS fetch): it belongs to the sign-in path and is named with this suffix.
+AFTER_SIGN_IN = "[after sign-in]"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,9 @@ class Thresholds:
     max_failures: int = 0
     p95_ms: float = 500.0
     min_requests: int = 1  # a run that sent nothing must not pass
+    # Sign-ins happen once per simulated user, all at the start, and hash a password on purpose:
+    # they get their own, looser limit so they neither hide nor fake an API regression.
+    auth_p95_ms: float = 5000.0
 
 
 def _float(value: str) -> float:
@@ -97,8 +104,12 @@ def violations(rows: Iterable[EndpointStats], limits: Thresholds) -> list[str]:
     if total.failures > limits.max_failures:
         broken.append(f"{total.failures} failed requests (at most {limits.max_failures} allowed)")
     for row in rows:
-        if row.requests and row.p95_ms > limits.p95_ms:
-            broken.append(f"p95 of {row.label} is {row.p95_ms:.0f} ms (limit {limits.p95_ms:.0f} ms)")
+        if row.name == AGGREGATED:
+            continue
+        sign_in_path = row.method == AUTH or row.name.endswith(AFTER_SIGN_IN)
+        limit = limits.auth_p95_ms if sign_in_path else limits.p95_ms
+        if row.requests and row.p95_ms > limit:
+            broken.append(f"p95 of {row.label} is {row.p95_ms:.0f} ms (limit {limit:.0f} ms)")
     return broken
 
 
@@ -112,19 +123,34 @@ def format_table(rows: Iterable[EndpointStats]) -> str:
     return "\n".join(lines)
 
 
+def format_markdown(rows: Iterable[EndpointStats]) -> str:
+    """The figures as a Markdown table, as docs/performance.md shows them."""
+    lines = [
+        "| endpoint | requests | failures | req/s | p50 ms | p95 ms | p99 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        cells = [r.label, str(r.requests), str(r.failures), f"{r.rps:.1f}"]
+        cells += [f"{v:.0f}" for v in (r.p50_ms, r.p95_ms, r.p99_ms)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Check a Locust run's statistics against thresholds.")
     parser.add_argument("stats_csv", type=Path, help="Locust's <prefix>_stats.csv")
     parser.add_argument("--p95-ms", type=float, default=Thresholds.p95_ms)
     parser.add_argument("--max-failures", type=int, default=Thresholds.max_failures)
     parser.add_argument("--min-requests", type=int, default=Thresholds.min_requests)
+    parser.add_argument("--auth-p95-ms", type=float, default=Thresholds.auth_p95_ms)
+    parser.add_argument("--markdown", action="store_true", help="print the figures as a Markdown table")
     args = parser.parse_args(argv)
     if not args.stats_csv.exists():
         print(f"{args.stats_csv} does not exist: run Locust with --csv first", file=sys.stderr)
         return 2
     rows = read_stats_csv(args.stats_csv)
-    print(format_table(rows))
-    broken = violations(rows, Thresholds(args.max_failures, args.p95_ms, args.min_requests))
+    print(format_markdown(rows) if args.markdown else format_table(rows))
+    broken = violations(rows, Thresholds(args.max_failures, args.p95_ms, args.min_requests, args.auth_p95_ms))
     for line in broken:
         print(f"THRESHOLD BROKEN: {line}", file=sys.stderr)
     if not broken:

@@ -2,6 +2,7 @@
 COMPOSE ?= docker compose
 IMAGE_PLATFORM ?= linux/arm64
 IMAGE_TAG ?= local
+UP_TIMEOUT ?= 180
 
 .PHONY: up down image stack-check
 
@@ -11,9 +12,16 @@ endef
 
 up:  ## build and start the compose stack (web :8100, API :8080, IdP :9229)
 	$(require_docker)
-	$(COMPOSE) up --build --detach --wait
+	$(COMPOSE) up --build --detach
+	@# Not `up --wait`: some Compose versions exit 1 when the one-shot `migrate` service completes.
+	@echo "waiting up to $(UP_TIMEOUT) s for http://localhost:8100 ..."; \
+	for i in $$(seq 1 $(UP_TIMEOUT)); do \
+	  curl -fsS -o /dev/null http://localhost:8100/healthz 2>/dev/null && curl -fsS -o /dev/null http://localhost:8080/health/ready 2>/dev/null && break; \
+	  if [ $$i -eq $(UP_TIMEOUT) ]; then $(COMPOSE) ps; echo "the stack is not ready: see '$(COMPOSE) logs'" >&2; exit 1; fi; \
+	  sleep 1; \
+	done
 	@echo "City Tasks is up: http://localhost:8100  (API http://localhost:8080/docs, IdP http://localhost:9229)"
-	@echo "Demo login: see the 'idp' log: $(COMPOSE) logs idp | grep -i demo"
+	@echo "Demo login: $$($(UV) run --frozen python -m devstack.seed 2>/dev/null || echo 'see services/idp/seed.yaml')"
 	@echo "Current TOTP code: $(COMPOSE) exec idp idp totp demo@example.com"
 
 down:  ## stop the compose stack (add V=1 to drop its volumes too)

@@ -43,7 +43,9 @@ export function parseConfig(raw: unknown, origin: string): AppConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError('config.json must hold a JSON object');
   }
-  const obj = raw as Record<string, unknown>;
+  const obj = { ...(raw as Record<string, unknown>) };
+  // The CDK frontend stack names the issuer `issuer`; `authority` is the oidc-client-ts word for it.
+  if (obj.authority === undefined && obj.issuer !== undefined) obj.authority = obj.issuer;
   const authority = requireUrl(obj, 'authority');
   const clientId = obj.clientId;
   if (typeof clientId !== 'string' || !clientId.trim()) {

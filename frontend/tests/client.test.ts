@@ -73,7 +73,7 @@ describe('TasksApi', () => {
     const api = new TasksApi('http://api.test', async () => null, fetchImpl);
     const { etag } = await api.getTask(3);
     expect(etag).toBe('W/"v1"');
-    const saved = await api.replaceTask(3, { name: 'x', hour: 7, minute: 0, executionDays: 'MON' }, etag);
+    const saved = await api.replaceTask(3, { name: 'x', hour: 7, minute: 0, executionDays: 'MON', status: 'ACT' as const }, etag);
     expect(saved.etag).toBe('W/"v2"');
     expect(seen[1].method).toBe('PUT');
     expect(seen[1].headers.get('If-Match')).toBe('W/"v1"');
@@ -86,7 +86,7 @@ describe('TasksApi', () => {
       json({ title: 'Invalid', status: 422, errors: [{ field: 'timeZone', message: 'unknown zone' }] }, 422),
     ]);
     const api = new TasksApi('http://api.test', async () => 't', fetchImpl);
-    const body = { name: 'x', hour: 7, minute: 0, executionDays: 'MON' };
+    const body = { name: 'x', hour: 7, minute: 0, executionDays: 'MON', status: 'ACT' as const };
     const stale = await api.replaceTask(3, body, '"old"').catch((e: unknown) => e);
     expect(stale).toBeInstanceOf(ApiError);
     expect((stale as ApiError).status).toBe(412);

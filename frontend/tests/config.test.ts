@@ -22,6 +22,11 @@ describe('parseConfig', () => {
     const { hostedUiDomain: _omit, ...rest } = base;
     expect(parseConfig(rest, ORIGIN).hostedUiDomain).toBe('http://localhost:9229');
   });
+  it('accepts `issuer` for the authority (as the CDK stack writes it)', () => {
+    const { authority: _omit, ...rest } = base;
+    const config = parseConfig({ ...rest, issuer: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc' }, ORIGIN);
+    expect(config.authority).toBe('https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc');
+  });
   it('keeps explicit redirect and logout URIs', () => {
     const config = parseConfig({ ...base, redirectUri: 'http://localhost:8100/home/', logoutUri: 'http://x/y' }, ORIGIN);
     expect(config.redirectUri).toBe('http://localhost:8100/home/');

@@ -23,7 +23,9 @@ def frontend_dist() -> Path:
     return ensure_built()
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop of its own, which must be gone
+# before the suite's asyncio tests run.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
     sync_api = pytest.importorskip("playwright.sync_api")
     executable = chromium_path()

@@ -3,8 +3,8 @@ scripts), the built app behind the e2e web server. Every start and every wait is
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -85,25 +85,60 @@ def tail(log: Path, lines: int = 40) -> str:
         return "(no log)"
 
 
-@contextlib.contextmanager
-def running(
-    args: list[str], env: Mapping[str, str], cwd: Path, log: Path, ready_url: str
-) -> Iterator[subprocess.Popen]:
-    """Start a server, wait for it to answer, and stop it (SIGTERM, then SIGKILL) afterwards."""
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
-    with log.open("wb") as out:
-        process = subprocess.Popen(args, env=full_env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+class Service:
+    """A server process that can be stopped and started again (the 5xx step takes the API away)."""
+
+    def __init__(self, args: list[str], env: Mapping[str, str], cwd: Path, log: Path, ready_url: str) -> None:
+        self.args, self.cwd, self.log, self.ready_url = args, cwd, log, ready_url
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                self.args, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT
+            )
         try:
-            wait_until_ready(ready_url, process, log)
-            yield process
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=5)
+            wait_until_ready(self.ready_url, self.process, self.log)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+    def __enter__(self) -> Service:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def devstack_web_server(
+    dist: Path, config: Mapping[str, str], api_url: str, port: int, log: Path
+) -> Service | None:
+    """The stack engineer's dev web server (what `make dev` serves on 8100), when it is on this branch."""
+    if not (REPO / "devstack" / "webserver.py").is_file():
+        return None
+    env = {
+        "PYTHONPATH": str(REPO),
+        "DEVSTACK_WEB_HOST": "127.0.0.1",
+        "DEVSTACK_WEB_PORT": str(port),
+        "DEVSTACK_WEB_DIST": str(dist),
+        "DEVSTACK_API_UPSTREAM": api_url,
+        "DEVSTACK_WEB_CONFIG": json.dumps(dict(config)),
+    }
+    args = [sys.executable, "-m", "devstack.webserver"]
+    return Service(args, env, REPO, log, f"http://127.0.0.1:{port}/config.json")
 
 
 def run_once(args: list[str], env: Mapping[str, str], cwd: Path, timeout: float = 120) -> str:

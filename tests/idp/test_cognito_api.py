@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import jwt
 import pyotp
@@ -404,3 +406,42 @@ def test_malformed_requests_get_cognito_errors(idp: RunningIdp) -> None:
     flow = httpx.post(idp.url + "/", json={"ClientId": CLIENT, "AuthFlow": "USER_SRP_AUTH"}, headers=headers)
     assert flow.status_code == 400
     assert flow.json()["__type"] == "InvalidParameterException"
+
+
+def concurrent_same_code(idp: RunningIdp, email: str, code: str, attempts: int = 4) -> list[str]:
+    """Starts `attempts` challenges, answers them all at once with one code; returns each outcome."""
+    cognito = idp.cognito()
+    sessions = [
+        cognito.initiate_auth(
+            ClientId=CLIENT,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD},
+        )["Session"]
+        for _ in range(attempts)
+    ]
+    barrier = threading.Barrier(attempts)
+
+    def answer(session: str) -> str:
+        client = idp.cognito()
+        barrier.wait(timeout=30)
+        try:
+            client.respond_to_auth_challenge(
+                ClientId=CLIENT,
+                ChallengeName="SOFTWARE_TOKEN_MFA",
+                Session=session,
+                ChallengeResponses={"USERNAME": email, "SOFTWARE_TOKEN_MFA_CODE": code},
+            )
+        except ClientError as exc:
+            return exc.response["Error"]["Code"]
+        return "ok"
+
+    with ThreadPoolExecutor(attempts) as pool:
+        return sorted(pool.map(answer, sessions))
+
+
+def test_one_code_answered_concurrently_is_accepted_once(idp: RunningIdp) -> None:
+    email = _email()
+    sign_up_and_confirm(idp, email)
+    secret, _ = setup_mfa(idp, email)
+    outcomes = concurrent_same_code(idp, email, pyotp.TOTP(secret).at(time.time() + 30))
+    assert outcomes == ["ExpiredCodeException"] * 3 + ["ok"]

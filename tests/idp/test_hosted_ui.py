@@ -323,3 +323,149 @@ def test_user_info_requires_a_valid_bearer_token(idp: RunningIdp, header: str) -
     response = httpx.get(f"{idp.url}/oauth2/userInfo", headers={"Authorization": header} if header else {})
     assert response.status_code == 401
     assert "WWW-Authenticate" in response.headers
+
+
+def test_admin_created_user_sets_a_new_password_then_mfa_in_the_hosted_ui(idp: RunningIdp) -> None:
+    email = f"adm-{uuid.uuid4().hex[:8]}@example.com"
+    idp.cognito().admin_create_user(
+        UserPoolId="us-east-1_LocalPool",
+        Username=email,
+        TemporaryPassword="Temp-Passw0rd!",
+        MessageAction="SUPPRESS",
+        UserAttributes=[{"Name": "name", "Value": "Admin Made"}],
+    )
+    verifier, challenge = pkce()
+    with httpx.Client(base_url=idp.url) as browser:
+        login = browser.get(authorize(browser, challenge).headers["location"])
+        to_new = submit(browser, login, email=email, password="Temp-Passw0rd!")
+        assert to_new.headers["location"] == "/new-password"
+        page = browser.get("/new-password")
+        weak = submit(browser, page, password="weakpass")
+        assert weak.status_code == 400
+        assert "Password did not conform" in weak.text
+        to_setup = submit(browser, page, password=PASSWORD)
+        assert to_setup.headers["location"] == "/mfa/setup"
+        setup = browser.get("/mfa/setup")
+        secret = read_form(setup).texts["secret"]
+        code = code_from(submit(browser, setup, code=pyotp.TOTP(secret).now()))
+    assert exchange(idp, code, verifier).status_code == 200
+    # The new password is the one that works now.
+    challenge_response = idp.cognito().initiate_auth(
+        ClientId=CLIENT,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD},
+    )
+    assert challenge_response["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
+
+
+def test_wrong_codes_in_the_hosted_ui_end_the_sign_in(idp: RunningIdp) -> None:
+    email = f"codes-{uuid.uuid4().hex[:8]}@example.com"
+    idp.cognito().admin_create_user(
+        UserPoolId="us-east-1_LocalPool",
+        Username=email,
+        TemporaryPassword=PASSWORD,
+        MessageAction="SUPPRESS",
+        UserAttributes=[{"Name": "name", "Value": "Codes"}],
+    )
+    idp.cognito().admin_set_user_password(
+        UserPoolId="us-east-1_LocalPool", Username=email, Password=PASSWORD, Permanent=True
+    )
+    with httpx.Client(base_url=idp.url) as browser:
+        login = browser.get(authorize(browser, pkce()[1]).headers["location"])
+        submit(browser, login, email=email, password=PASSWORD)
+        setup = browser.get("/mfa/setup")
+        secret = read_form(setup).texts["secret"]
+        setup_code = pyotp.TOTP(secret).now()
+        code_from(submit(browser, setup, code=setup_code))
+        browser.get("/logout", params={"client_id": CLIENT, "logout_uri": LOGOUT})
+
+        login = browser.get(authorize(browser, pkce()[1]).headers["location"])
+        assert submit(browser, login, email=email, password=PASSWORD).headers["location"] == "/mfa"
+        page = browser.get("/mfa")
+        replay = submit(browser, page, code=setup_code)
+        assert replay.status_code == 400
+        assert "already used" in replay.text
+        good = pyotp.TOTP(secret).at(time.time() + 30)
+        wrong = "000000" if good != "000000" else "111111"
+        for _ in range(3):
+            assert submit(browser, page, code=wrong).status_code == 400
+        ended = submit(browser, page, code=wrong)
+        assert ended.status_code == 401
+        assert "Too many wrong codes" in ended.text
+        assert submit(browser, page, code=good).status_code == 400  # the flow is gone
+
+
+def test_hosted_ui_shows_the_lockout(idp: RunningIdp) -> None:
+    email = f"lock-{uuid.uuid4().hex[:8]}@example.com"
+    idp.cognito().admin_create_user(
+        UserPoolId="us-east-1_LocalPool",
+        Username=email,
+        TemporaryPassword=PASSWORD,
+        MessageAction="SUPPRESS",
+        UserAttributes=[{"Name": "name", "Value": "Lock"}],
+    )
+    with httpx.Client(base_url=idp.url) as browser:
+        authorize(browser, pkce()[1])
+        for _ in range(idp.settings.max_failed_logins):
+            submit(browser, browser.get("/login"), email=email, password="Wr0ng-Passw0rd!")
+        locked = submit(browser, browser.get("/login"), email=email, password=PASSWORD)
+        assert locked.status_code == 400
+        assert "Password attempts exceeded" in locked.text
+
+
+def test_cors_for_the_registered_browser_origins(idp: RunningIdp) -> None:
+    origin = "http://localhost:8100"
+    discovery = httpx.get(
+        f"{idp.url}/us-east-1_LocalPool/.well-known/openid-configuration", headers={"Origin": origin}
+    )
+    assert discovery.headers["access-control-allow-origin"] == origin
+    preflight = httpx.options(
+        f"{idp.url}/oauth2/token",
+        headers={
+            "Origin": "http://127.0.0.1:8100",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "http://127.0.0.1:8100"
+    stranger = httpx.get(
+        f"{idp.url}/us-east-1_LocalPool/.well-known/jwks.json", headers={"Origin": "https://evil.example"}
+    )
+    assert "access-control-allow-origin" not in stranger.headers
+
+
+def test_revoke_ends_a_refresh_token_and_its_access_tokens(idp: RunningIdp) -> None:
+    email = f"rev-{uuid.uuid4().hex[:8]}@example.com"
+    cognito = idp.cognito()
+    cognito.admin_create_user(
+        UserPoolId="us-east-1_LocalPool",
+        Username=email,
+        TemporaryPassword=PASSWORD,
+        MessageAction="SUPPRESS",
+        UserAttributes=[{"Name": "name", "Value": "Rev"}],
+    )
+    cognito.admin_set_user_password(
+        UserPoolId="us-east-1_LocalPool", Username=email, Password=PASSWORD, Permanent=True
+    )
+    verifier, challenge = pkce()
+    with httpx.Client(base_url=idp.url) as browser:
+        login = browser.get(
+            authorize(browser, challenge, scope="openid aws.cognito.signin.user.admin").headers["location"]
+        )
+        submit(browser, login, email=email, password=PASSWORD)
+        setup = browser.get("/mfa/setup")
+        code = code_from(submit(browser, setup, code=pyotp.TOTP(read_form(setup).texts["secret"]).now()))
+    tokens = exchange(idp, code, verifier).json()
+    assert cognito.get_user(AccessToken=tokens["access_token"])["UserAttributes"]
+    url = f"{idp.url}/oauth2/revoke"
+    assert httpx.post(url, data={"client_id": CLIENT}).json()["error"] == "invalid_request"
+    assert httpx.post(url, data={"client_id": CLIENT, "token": "unknown"}).status_code == 200
+    assert httpx.post(url, data={"client_id": CLIENT, "token": tokens["refresh_token"]}).status_code == 200
+    refresh = httpx.post(
+        f"{idp.url}/oauth2/token",
+        data={"grant_type": "refresh_token", "client_id": CLIENT, "refresh_token": tokens["refresh_token"]},
+    )
+    assert refresh.json()["error"] == "invalid_grant"
+    with pytest.raises(cognito.exceptions.NotAuthorizedException):
+        cognito.get_user(AccessToken=tokens["access_token"])

@@ -102,7 +102,7 @@ def test_runtime_config_is_written_at_deploy_with_the_idp_and_api_values(sandbox
     raw = configs[0].read_text()
     # Deploy-time values are markers that the deployment replaces (here: the distribution's own URL).
     config = json.loads(re.sub(r"<<marker:[^>]+>>", '"MARKER"', raw))
-    assert config["issuer"] == DEPLOYED_INPUTS.issuer
+    assert config["authority"] == DEPLOYED_INPUTS.issuer
     assert config["clientId"] == DEPLOYED_INPUTS.web_client_id
     assert config["hostedUiDomain"] == DEPLOYED_INPUTS.hosted_ui_domain
     assert config["environment"] == "sandbox"

@@ -97,8 +97,8 @@ def test_web_client_is_a_public_pkce_code_client_with_the_original_scopes(synth_
             "AllowedOAuthFlows": ["code"],
             "AllowedOAuthFlowsUserPoolClient": True,
             "AllowedOAuthScopes": ORIGINAL_SCOPES,
-            "CallbackURLs": ["http://localhost:8100/home/"],
-            "LogoutURLs": ["http://localhost:8100/home/"],
+            "CallbackURLs": ["http://localhost:8100/auth/callback"],
+            "LogoutURLs": ["http://localhost:8100/"],
             "SupportedIdentityProviders": ["COGNITO"],
             "RefreshTokenValidity": 43200,  # minutes: 30 days as the original
         },
@@ -106,10 +106,12 @@ def test_web_client_is_a_public_pkce_code_client_with_the_original_scopes(synth_
 
 
 def test_web_client_callbacks_include_the_frontend_url_once_known(sandbox_deployed):
-    urls = ["http://localhost:8100/home/", f"{DEPLOYED_INPUTS.frontend_url}/home/"]
+    # The web app's redirectUri and logoutUri (frontend/src/config.ts): /auth/callback and the site root.
+    callbacks = ["http://localhost:8100/auth/callback", f"{DEPLOYED_INPUTS.frontend_url}/auth/callback"]
+    logouts = sorted(["http://localhost:8100/", f"{DEPLOYED_INPUTS.frontend_url}/"])
     sandbox_deployed.template("Idp").has_resource_properties(
         "AWS::Cognito::UserPoolClient",
-        {"ClientName": "city-tasks-web", "CallbackURLs": urls, "LogoutURLs": urls},
+        {"ClientName": "city-tasks-web", "CallbackURLs": callbacks, "LogoutURLs": logouts},
     )
 
 
@@ -118,7 +120,10 @@ def test_prod_callbacks_use_the_configured_domain(synth_env):
         "AWS::Cognito::UserPoolClient",
         {
             "ClientName": "city-tasks-web",
-            "CallbackURLs": ["http://localhost:8100/home/", "https://app.city-tasks.example.com/home/"],
+            "CallbackURLs": [
+                "http://localhost:8100/auth/callback",
+                "https://app.city-tasks.example.com/auth/callback",
+            ],
         },
     )
 

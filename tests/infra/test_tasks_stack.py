@@ -57,6 +57,10 @@ def test_database_secret_is_injected_as_a_secret_never_as_plain_environment(synt
     attachment_id = next(iter(synth.resources("Tasks", "AWS::SecretsManager::SecretTargetAttachment")))
     # The whole JSON secret (attached to the cluster: host, port, dbname, username, password).
     assert container["Secrets"] == [{"Name": "DB_SECRET", "ValueFrom": {"Ref": attachment_id}}]
+    # The JSON carries the database name as well (the attachment adds host, port and engine).
+    (secret,) = synth.resources("Tasks", "AWS::SecretsManager::Secret").values()
+    template = json.loads(secret["Properties"]["GenerateSecretString"]["SecretStringTemplate"])
+    assert template == {"username": "city_tasks_admin", "dbname": "city_tasks"}
     names = {e["Name"] for e in container["Environment"]}
     assert "DB_SECRET" not in names
     assert not any("password" in json.dumps(e).lower() for e in container["Environment"])
@@ -204,6 +208,8 @@ def test_rolling_deploy_with_circuit_breaker_rollback(synth_env):
 def test_autoscaling_on_cpu_and_requests_per_target(synth_env, env_name):
     synth = synth_env(env_name)
     template = synth.template("Tasks")
+    # A deploy must not reset a scaled-out service: the count belongs to autoscaling.
+    template.has_resource_properties("AWS::ECS::Service", {"DesiredCount": Match.absent()})
     template.has_resource_properties(
         "AWS::ApplicationAutoScaling::ScalableTarget",
         {"MinCapacity": synth.config.service.min_tasks, "MaxCapacity": synth.config.service.max_tasks},

@@ -42,6 +42,9 @@ def test_tokens_are_renewed_before_they_expire():
     token = Token("a", 3600, obtained_at=1000)
     assert not token.needs_renewal(1000 + 3239)
     assert token.needs_renewal(1000 + 3240)
+    # An app that refreshes on a timer renews sooner.
+    assert not token.needs_renewal(1000 + 299, max_age_s=300)
+    assert token.needs_renewal(1000 + 300, max_age_s=300)
 
 
 def test_totp_step_never_replays_and_uses_the_skew_window():

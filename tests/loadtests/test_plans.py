@@ -119,3 +119,13 @@ def test_scaling_profile_overrides_and_bad_override():
     assert scaling_profile("local", {"LOAD_MAX_TASKS": "3"}).max_tasks == 3
     with pytest.raises(ValueError, match="LOAD_MIN_TASKS must be a number"):
         scaling_profile("local", {"LOAD_MIN_TASKS": "x"})
+
+
+@pytest.mark.parametrize("name", ["sandbox", "dev", "test", "prod"])
+def test_scaling_profile_follows_the_cdk_environments_config(name):
+    environments = pytest.importorskip("infra.environments")
+    service = environments.get_environment(name).service
+    profile = scaling_profile(name)
+    assert (profile.min_tasks, profile.max_tasks) == (service.min_tasks, service.max_tasks)
+    if service.requests_per_target is not None:
+        assert profile.requests_per_target_per_minute == service.requests_per_target

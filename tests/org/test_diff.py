@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from city_org.diff import Change, drift, plan
 from city_org.printer import plan_json, render_plan
@@ -192,3 +193,28 @@ def test_without_the_scp_policy_type_the_plan_enables_it_before_attaching() -> N
     assert changes[0] == Change("create", "policy_type", "SERVICE_CONTROL_POLICY", after={"root": "enabled"})
     assert {c.kind for c in changes[1:]} == {"attachment"}
     assert len(changes) == 10
+
+
+def test_an_edited_policy_is_shown_as_a_json_diff() -> None:
+    state = converged()
+    live = state.scps["city-deny-all"]
+    document = json.loads(live.content)
+    document["Statement"][0]["Action"] = "s3:*"
+    live.content = json.dumps(document)
+    (change,) = plan(SPEC, state)
+    text = render_plan([change])
+    assert "~ update policy city-deny-all\n      content:\n        @@" in text
+    assert '-      "Action": "s3:*",\n' in text
+    assert '+      "Action": "*",\n' in text
+    assert "Plan: 0 to create, 1 to update, 0 to move, 0 to delete." in text
+
+
+def test_without_an_identity_center_section_identity_center_is_left_alone(tmp_path: Path) -> None:
+    text = (SPEC_DIR / "organization.yaml").read_text()
+    (tmp_path / "policies").mkdir()
+    for policy in (SPEC_DIR / "policies").iterdir():
+        (tmp_path / "policies" / policy.name).write_text(policy.read_text())
+    (tmp_path / "organization.yaml").write_text(text[: text.index("identity_center:")])
+    spec = load_spec(tmp_path / "organization.yaml")
+    assert not spec.manages_identity_center
+    assert plan(spec, converged()) == []

@@ -14,7 +14,9 @@ import boto3
 import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
+from botocore.credentials import JSONFileCache, ProcessProvider
 from botocore.stub import ANY, Stubber
+from botocore.utils import SSOTokenLoader
 from city_org.login import DEVICE_GRANT, LoginContext, run
 from city_org.sso_cache import parse_time
 
@@ -359,21 +361,14 @@ def test_a_legacy_profile_caches_under_the_start_url(harness: Harness) -> None:
 
 def test_populate_writes_a_profile_per_account_and_role(harness: Harness) -> None:
     valid_cache(harness)
+    # two pages of accounts: the paginator must follow nextToken
     harness.sso_stub.add_response(
         "list_accounts",
         {
             "accountList": [
-                {
-                    "accountId": "111122223333",
-                    "accountName": "workloads-dev",
-                    "emailAddress": "a@example.com",
-                },
-                {
-                    "accountId": "444455556666",
-                    "accountName": "Deployments Prod",
-                    "emailAddress": "b@example.com",
-                },
-            ]
+                {"accountId": "111122223333", "accountName": "workloads-dev", "emailAddress": "a@example.com"}
+            ],
+            "nextToken": "page-2",
         },
         {"accessToken": "cached-token"},
     )
@@ -381,6 +376,19 @@ def test_populate_writes_a_profile_per_account_and_role(harness: Harness) -> Non
         "list_account_roles",
         {"roleList": [{"roleName": "provisioners", "accountId": "111122223333"}, {"roleName": "ReadOnly"}]},
         {"accessToken": "cached-token", "accountId": "111122223333"},
+    )
+    harness.sso_stub.add_response(
+        "list_accounts",
+        {
+            "accountList": [
+                {
+                    "accountId": "444455556666",
+                    "accountName": "Deployments Prod",
+                    "emailAddress": "b@example.com",
+                }
+            ]
+        },
+        {"accessToken": "cached-token", "nextToken": "page-2"},
     )
     harness.sso_stub.add_response(
         "list_account_roles",
@@ -427,3 +435,48 @@ def test_stubber_parameters_are_checked(harness: Harness) -> None:
         assert run(["dev"], harness.context()) == 1
     assert "Expected parameters" in harness.err.getvalue()
     assert not harness.credentials_path.exists()
+
+
+def test_botocore_reads_the_cache_we_write(harness: Harness) -> None:
+    harness.expect_registration()
+    harness.expect_token()
+    harness.expect_role_credentials("access-token-2")
+    assert harness.run("dev") == 0
+    loader = SSOTokenLoader(cache=JSONFileCache(str(harness.cache_dir)))
+    token = loader(START_URL, session_name="city")
+    assert token["accessToken"] == "access-token-2"
+    assert token["clientSecret"] == "client-secret-1"
+
+
+def test_botocore_accepts_the_credential_process_output(harness: Harness) -> None:
+    valid_cache(harness)
+    # botocore checks expiry against the real clock, so these keys must outlive the test
+    fresh = {
+        **ROLE_CREDENTIALS["roleCredentials"],
+        "expiration": int((datetime.now(UTC) + timedelta(hours=1)).timestamp() * 1000),
+    }
+    harness.sso_stub.add_response("get_role_credentials", {"roleCredentials": fresh})
+    assert harness.run("dev", "--credential-process") == 0
+    printed = harness.out.getvalue().encode()
+
+    class FinishedProcess:
+        returncode = 0
+
+        def communicate(self) -> tuple[bytes, bytes]:
+            return printed, b""
+
+    provider = ProcessProvider(
+        "city-dev",
+        load_config=lambda: {
+            "profiles": {"city-dev": {"credential_process": "city-login dev --credential-process"}}
+        },
+        popen=lambda *_args, **_kwargs: FinishedProcess(),
+    )
+    credentials = provider.load()
+    assert credentials is not None
+    frozen = credentials.get_frozen_credentials()
+    assert (frozen.access_key, frozen.secret_key, frozen.token) == (
+        "ASIANEW",
+        "new-secret",
+        "new-session-token",
+    )

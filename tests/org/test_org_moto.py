@@ -225,8 +225,10 @@ def test_an_email_already_in_use_stops_apply_with_a_clear_message(
     boto3.client("organizations").create_account(
         Email="aws+sandbox@city-tasks.example.com", AccountName="old-sandbox"
     )
-    code, _, err = run("apply", "--spec", str(spec_copy), "--auto-approve")
+    code, out, err = run("apply", "--spec", str(spec_copy), "--auto-approve")
     assert code == 1
+    # OUs, SCPs, the policy type, attachments and two accounts went through; the rest waits for a fix
+    assert "stopped at create account sandbox after 23 change(s)" in out
     assert "Traceback" not in err
     assert err.strip() == (
         "city-org: account sandbox: the e-mail aws+sandbox@city-tasks.example.com is already used by account "
@@ -290,3 +292,21 @@ def test_allow_delete_removes_what_was_made_by_hand(organization: OrgClients, sp
     after = read_state(organization)
     assert "intruder" not in after.users
     assert set(after.permission_sets) == {"provisioners"}
+
+
+def test_reinstate_lifts_the_suspension_and_apply_restores_access(
+    organization: OrgClients, spec_copy: Path
+) -> None:
+    apply(spec_copy)
+    assert run("suspend", "sandbox", "--reason", "audit", "--spec", str(spec_copy))[0] == 0
+    code, out, _ = run("reinstate", "sandbox", "--spec", str(spec_copy))
+    assert code == 0
+    assert "Reinstated sandbox" in out
+    assert [(c["action"], c["kind"], c["key"]) for c in plan_changes(spec_copy)] == [
+        ("move", "account", "sandbox"),
+        ("create", "assignment", "group:provisioners / provisioners @ sandbox"),
+    ]
+    apply(spec_copy)
+    assert plan_changes(spec_copy) == []
+    code, _, err = run("reinstate", "sandbox", "--spec", str(spec_copy))
+    assert (code, err.strip()) == (1, "city-org: account sandbox is not suspended")

@@ -354,4 +354,4 @@ def test_provisioning_and_assignments_in_progress_are_polled_until_done() -> Non
     ):
         applier.apply([assign, update])
     stub.assert_no_pending_responses()
-    assert clock.sleeps == [5.0]  # status checked at once, then after each interval
+    assert clock.sleeps == [2.0]  # checked at once, then every 2 s (Identity Center is quick)

@@ -236,3 +236,52 @@ def test_a_missing_spec_file_is_reported(tmp_path: Path) -> None:
     err = io.StringIO()
     assert main(["validate", "--spec", str(tmp_path / "nope.yaml")], out=io.StringIO(), err=err) == 1
     assert "nope.yaml: cannot read the spec (No such file or directory)" in err.getvalue()
+
+
+def test_validate_refuses_an_oversized_scp_and_an_unknown_operator(spec_copy: Path) -> None:
+    policies = spec_copy.parent / "policies"
+    guardrails = json.loads((policies / "guardrails-deny-list.json").read_text())
+    guardrails["Statement"].append(
+        {"Effect": "Deny", "Action": [f"ec2:Denied{i:04d}" for i in range(200)], "Resource": "*"}
+    )
+    (policies / "guardrails-deny-list.json").write_text(json.dumps(guardrails, indent=2))
+    deny_all = json.loads((policies / "deny-all.json").read_text())
+    deny_all["Statement"][0]["Condition"] = {"StringEqualsMaybe": {"aws:PrincipalTag/team": "x"}}
+    (policies / "deny-all.json").write_text(json.dumps(deny_all))
+    err = io.StringIO()
+    assert main(["validate", "--spec", str(spec_copy)], out=io.StringIO(), err=err) == 1
+    lines = err.getvalue().splitlines()
+    assert lines[0] == "city-org: the spec has 2 problem(s):"
+    assert "guardrails-deny-list.json: policy is" in lines[1]
+    assert "an SCP may have at most 5120" in lines[1]
+    assert lines[2].endswith(
+        "deny-all.json: Statement[0].Condition: unknown condition operator 'StringEqualsMaybe'"
+    )
+    assert "Traceback" not in err.getvalue()
+
+
+def test_aws_name_limits_are_checked(spec_copy: Path) -> None:
+    text = spec_copy.read_text()
+    text = text.replace("- name: sandbox\n", f"- name: {'s' * 51}\n", 1)
+    text = text.replace(
+        "    - name: provisioners\n      description: Deploys",
+        "    - name: provisioners team\n      description: Deploys",
+    )
+    spec_copy.write_text(text.replace("permission_set: provisioners", "permission_set: provisioners team"))
+    assert problems_of(spec_copy) == [
+        "organization.yaml: accounts[1].name: at most 50 characters (AWS limit), got 51",
+        "organization.yaml: identity_center.permission_sets[0].name: "
+        "use 1-32 letters, digits or +=,.@- (an AWS limit)",
+    ]
+
+
+def test_more_scps_on_one_ou_than_aws_allows_is_refused(spec_copy: Path) -> None:
+    extra = "".join(
+        f"  - name: extra-{i}\n    file: policies/deny-all.json\n    targets: [Sandbox]\n" for i in range(4)
+    )
+    text = spec_copy.read_text().replace("\naccounts:\n", f"{extra}\naccounts:\n", 1)
+    spec_copy.write_text(text)
+    assert problems_of(spec_copy) == [
+        "organization.yaml: service_control_policies: OU Sandbox would get 5 SCPs (city-guardrails, extra-0, "
+        "extra-1, extra-2, extra-3); AWS allows 5 per target including FullAWSAccess"
+    ]

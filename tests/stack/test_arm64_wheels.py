@@ -91,7 +91,7 @@ def _needed_on_linux_aarch64(requirements: list[str], python: str) -> set[str]:
                    "os_name": "posix", "implementation_name": "cpython",
                    "platform_python_implementation": "CPython", "python_version": python,
                    "python_full_version": f"{python}.0"}  # fmt: skip
-    needed = set()
+    needed: set[str] = set()
     for line in requirements:
         requirement = Requirement(line)
         if requirement.marker is None or requirement.marker.evaluate(environment):

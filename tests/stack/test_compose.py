@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
 
 from tests.stack.dockerfile import REPO, parse
 
@@ -33,9 +34,9 @@ def _check_jsonschema(path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _setting_names(settings_cls: type) -> set[str]:
+def _setting_names(settings_cls: type[BaseSettings]) -> set[str]:
     """The environment names pydantic-settings reads: the alias when a field has one, else its name."""
-    names = set()
+    names: set[str] = set()
     for name, info in settings_cls.model_fields.items():
         alias = info.validation_alias
         if isinstance(alias, AliasChoices):

@@ -150,7 +150,9 @@ def test_a_second_ctrl_c_kills_a_service_that_will_not_stop(tmp_path: Path) -> N
     process, _ = _start(tmp_path, env={"FAKE_STUBBORN": "api"})
     try:
         output = _read_until(process, "TOTP code")
-        api_pid = int(re.search(r"started api \(pid (\d+)\)", output)[1])
+        found = re.search(r"started api \(pid (\d+)\)", output)
+        assert found, output
+        api_pid = int(found[1])
         process.send_signal(signal.SIGINT)
         _read_until(process, "stopping api")
         time.sleep(1.2)  # a deliberate second press, not the doubled first one
@@ -210,6 +212,22 @@ def test_a_busy_port_is_named_with_the_option_to_change_it(tmp_path: Path) -> No
     assert f"port already in use: {port} (API; choose another with --api-port)" in output
 
 
+def test_a_bad_port_variable_is_refused_with_its_name(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WEB_PORT", "eighty")
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args([])
+    assert exit_info.value.code == 2
+    assert "WEB_PORT must be a port number, not 'eighty'" in capsys.readouterr().err
+
+
+def test_port_variables_set_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_PORT", "18080")
+    assert parse_args([]).api_port == 18080
+    assert parse_args(["--api-port", "28080"]).api_port == 28080
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [(["--api-port", "0"], "between 1 and 65535"), (["--api-port", "9229"], "the ports must differ")],
@@ -234,3 +252,17 @@ def test_missing_services_are_reported_not_crashed(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "the IdP (services/idp) is not installed yet (run `make install`)" in result.stdout
+
+
+def test_token_helper_says_clearly_when_the_idp_is_not_running() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "devstack.token", "--idp-url", f"http://127.0.0.1:{free_port()}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("devstack.token: cannot log in at http://127.0.0.1:")
+    assert "Traceback" not in result.stderr

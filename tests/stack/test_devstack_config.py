@@ -104,3 +104,31 @@ def test_web_config_points_the_spa_at_the_idp_and_its_own_origin(tmp_path: Path)
         "hostedUiDomain": "http://localhost:19229",
     }
     assert json.loads(config.web_env(None)["DEVSTACK_WEB_CONFIG"]) == config.web_config()
+
+
+def test_login_hint_names_the_demo_user_and_password(tmp_path: Path) -> None:
+    from devstack.seed import login_hint
+
+    seed = tmp_path / "seed.yaml"
+    seed.write_text("users:\n  - email: demo@example.com\n    password: Demo-Passw0rd!\n")
+    assert login_hint(seed) == "demo@example.com / Demo-Passw0rd!"
+    assert login_hint(tmp_path / "missing.yaml") == "demo@example.com / (the password in missing.yaml)"
+
+
+def test_the_real_seed_matches_the_stack_topology() -> None:
+    from devstack.config import SEED_FILE
+
+    if not SEED_FILE.exists():
+        pytest.skip("services/idp/seed.yaml does not exist yet")
+    seed = read_seed(SEED_FILE)
+    assert seed.pool_id == DEFAULT_POOL_ID  # the issuer in docker-compose.yml and the API's default
+    assert seed.web_client_id == DEFAULT_CLIENT_ID
+    assert seed.demo_username == "demo@example.com"
+    assert seed.demo_password
+    import yaml
+
+    clients = yaml.safe_load(SEED_FILE.read_text())["clients"]
+    web = next(c for c in clients if c.get("client_id") == seed.web_client_id)
+    # The SPA's default redirect and sign-out targets on the stack's web port.
+    assert "http://localhost:8100/auth/callback" in web["callback_urls"]
+    assert "http://localhost:8100/" in web["logout_urls"]

@@ -7,6 +7,7 @@ import socket
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -41,7 +42,7 @@ HTTP_SERVER = """
 
 
 @pytest.fixture
-def supervisor() -> Supervisor:
+def supervisor() -> Iterator[Supervisor]:
     sup = Supervisor(Console(io.StringIO()))
     yield sup
     sup.kill_all()
@@ -57,7 +58,7 @@ def test_service_becomes_healthy_and_its_lines_are_prefixed(supervisor: Supervis
     supervisor.wait_healthy(service, f"http://127.0.0.1:{port}/", timeout=20)
     supervisor.stop_all(grace=5)
     assert service.exited() is not None
-    assert "fake-idp| listening\n" in _output(supervisor)
+    assert "fake-idp | listening\n" in _output(supervisor)
 
 
 def test_health_check_can_refuse_a_wrong_answer(supervisor: Supervisor, tmp_path: Path) -> None:
@@ -110,7 +111,7 @@ def test_stop_all_terminates_then_kills_a_stubborn_service(supervisor: Superviso
     mule = supervisor.start(Service("mule", stubborn, {}, tmp_path))
     # Let the stubborn one install its handler before it is asked to stop.
     deadline = time.monotonic() + 20
-    while "mule    | handler installed" not in _output(supervisor) and time.monotonic() < deadline:
+    while "mule     | handler installed" not in _output(supervisor) and time.monotonic() < deadline:
         time.sleep(0.05)
     pids = [polite.pid, mule.pid]
     supervisor.stop_all(grace=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -51,7 +52,7 @@ def dist(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def web(dist: Path) -> str:
+def web(dist: Path) -> Iterator[str]:
     with serving(UPSTREAM) as api, serving(create_app(api_upstream=api, config=CONFIG, dist=dist)) as url:
         yield url
 

@@ -13,19 +13,17 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import httpx
 import psutil
 import pytest
-from botocore.config import Config
 
 from devstack.config import SEED_FILE
 from devstack.seed import read_seed
+from devstack.token import demo_access_token
 from tests.stack.dockerfile import REPO
 from tests.stack.servers import free_port
 
@@ -100,50 +98,9 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
                 os.killpg(pid, signal.SIGKILL)
 
 
-def _totp(stack: Stack, username: str) -> str:
-    # The same database as the running IdP, as the banner's command says.
-    env = {**os.environ, "IDP_DATABASE_URL": f"sqlite:///{stack.state_dir / 'idp.sqlite3'}"}
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "idp"), "totp", username],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == 0, result.stderr
-    codes = re.findall(r"\b\d{6}\b", result.stdout)
-    assert codes, f"`idp totp` printed no code: {result.stdout!r}"
-    return codes[-1]
-
-
 def _login(stack: Stack) -> str:
-    seed = read_seed(SEED_FILE)
-    assert seed.demo_password, f"no demo password in {SEED_FILE}"
-    cognito = boto3.client(
-        "cognito-idp",
-        endpoint_url=stack.url("idp"),
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-        config=Config(retries={"max_attempts": 1}),
-    )
-    started = cognito.initiate_auth(
-        AuthFlow="USER_PASSWORD_AUTH",
-        ClientId=seed.web_client_id,
-        AuthParameters={"USERNAME": seed.demo_username, "PASSWORD": seed.demo_password},
-    )
-    assert started["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
-    answered = cognito.respond_to_auth_challenge(
-        ClientId=seed.web_client_id,
-        ChallengeName="SOFTWARE_TOKEN_MFA",
-        Session=started["Session"],
-        ChallengeResponses={
-            "USERNAME": seed.demo_username,
-            "SOFTWARE_TOKEN_MFA_CODE": _totp(stack, seed.demo_username),
-        },
-    )
-    return answered["AuthenticationResult"]["AccessToken"]
+    """InitiateAuth (USER_PASSWORD_AUTH), then SOFTWARE_TOKEN_MFA with `idp totp`'s code: the access token."""
+    return demo_access_token(stack.url("idp"), f"sqlite:///{stack.state_dir / 'idp.sqlite3'}")
 
 
 def test_make_dev_serves_a_login_and_a_task_and_stops_on_one_ctrl_c(stack: Stack) -> None:
@@ -154,6 +111,9 @@ def test_make_dev_serves_a_login_and_a_task_and_stops_on_one_ctrl_c(stack: Stack
         assert re.search(rf"^{name}\s*\| ", output, re.MULTILINE), f"no log line prefixed with {name}"
 
     web = stack.url("web")
+    page = httpx.get(f"{web}/tasks", timeout=5)  # the app shell, or the page that says how to build it
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
     config = httpx.get(f"{web}/config.json", timeout=5).json()
     assert config["authority"] == f"http://localhost:{stack.ports['idp']}/{read_seed(SEED_FILE).pool_id}"
 

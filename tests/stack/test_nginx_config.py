@@ -24,10 +24,10 @@ from tests.stack.servers import free_port, serving
 from tests.stack.test_devstack_webserver import UPSTREAM
 
 TEMPLATE = REPO / "docker" / "nginx" / "default.conf.template"
-NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else "")
 pytestmark = [
     pytest.mark.timeout(60),
-    pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx-light)"),
+    pytest.mark.skipif(not NGINX, reason="nginx is not installed (apt-get install nginx-light)"),
 ]
 
 

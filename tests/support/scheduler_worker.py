@@ -12,9 +12,10 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 
+from tasks_api import logging as json_logging
 from tasks_api.executions.effects import EventPublisher, TaskEffects
 from tasks_api.executions.repository import Due
-from tasks_api.executions.worker import configure_logging, run_worker
+from tasks_api.executions.worker import run_worker
 from tasks_api.settings import get_settings
 
 
@@ -33,7 +34,7 @@ def main() -> None:
     parser.add_argument("--effect-delay", type=float, default=0.0)
     args = parser.parse_args()
     settings = get_settings()
-    configure_logging(settings.log_level)
+    json_logging.configure(settings.log_level)
     effects = DelayedEffects(args.effect_delay, EventPublisher.from_settings(settings))
     asyncio.run(run_worker(settings, effects))
 

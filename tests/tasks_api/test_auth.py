@@ -50,7 +50,12 @@ def _tampered(tokens: TokenFactory) -> str:
 
 
 OTHER_KEY = new_signing_key("other-key", slot=1)
-NOW = int(time.time())
+
+
+def _now() -> int:
+    # Evaluated when a case runs, not at import: the suite may run for many minutes before this module.
+    return int(time.time())
+
 
 # name -> builds the Authorization header value from the factory and the trusted key
 BAD: dict[str, Callable[[TokenFactory, SigningKey], str]] = {
@@ -64,9 +69,9 @@ BAD: dict[str, Callable[[TokenFactory, SigningKey], str]] = {
     "payload not json": lambda t, k: (
         "Bearer " + _b64(b'{"alg":"RS256","kid":"test-key-1"}') + ".bm90IGpzb24.c2ln"
     ),
-    "expired": lambda t, k: f"Bearer {t.access(exp=NOW - 60, iat=NOW - 3600)}",
-    "not yet valid (nbf)": lambda t, k: f"Bearer {t.access(nbf=NOW + 600)}",
-    "issued in the future": lambda t, k: f"Bearer {t.access(iat=NOW + 600, exp=NOW + 4000)}",
+    "expired": lambda t, k: f"Bearer {t.access(exp=_now() - 60, iat=_now() - 3600)}",
+    "not yet valid (nbf)": lambda t, k: f"Bearer {t.access(nbf=_now() + 600)}",
+    "issued in the future": lambda t, k: f"Bearer {t.access(iat=_now() + 600, exp=_now() + 4000)}",
     "no exp": lambda t, k: f"Bearer {_without(t, 'exp')}",
     "no sub": lambda t, k: f"Bearer {_without(t, 'sub')}",
     "wrong issuer": lambda t, k: (
@@ -185,7 +190,7 @@ async def test_grace_allows_small_clock_skew(
 ) -> None:
     settings = make_settings(area_database_url, auth_grace_seconds=120)
     async for client in _client(create_app(settings)):
-        now = int(time.time())  # not the import-time NOW: the suite may have run for minutes by now
+        now = _now()
         skewed = tokens.bearer(exp=now - 30, iat=now - 3600)
         assert (await client.get("/api/tasks", headers=skewed)).status_code == 200
         too_old = tokens.bearer(exp=now - 300, iat=now - 3600)

@@ -4,6 +4,54 @@
  */
 
 export interface paths {
+    "/api/task": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Task
+         * @deprecated
+         */
+        post: operations["create_task_legacy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/task/{task_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Task
+         * @deprecated
+         */
+        get: operations["get_task_legacy"];
+        /**
+         * Replace Task
+         * @deprecated
+         */
+        put: operations["replace_task_legacy"];
+        post?: never;
+        /**
+         * Delete Task
+         * @deprecated
+         */
+        delete: operations["delete_task_legacy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tasks": {
         parameters: {
             query?: never;
@@ -11,11 +59,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's tasks, ordered by hour, minute, id */
-        get: operations["listTasks"];
+        /** List the caller's tasks (ordered by hour, minute, id; paged with Link rel=next) */
+        get: operations["list_tasks_api_tasks_get"];
         put?: never;
         /** Create a task */
-        post: operations["createTask"];
+        post: operations["create_task_api_tasks_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -29,13 +77,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["getTask"];
-        put: operations["replaceTask"];
+        /** Read a task */
+        get: operations["get_task_api_tasks__task_id__get"];
+        /** Replace a task */
+        put: operations["replace_task_api_tasks__task_id__put"];
         post?: never;
-        delete: operations["deleteTask"];
+        /** Delete a task */
+        delete: operations["delete_task_api_tasks__task_id__delete"];
         options?: never;
         head?: never;
-        patch: operations["patchTask"];
+        /** Change some fields of a task */
+        patch: operations["patch_task_api_tasks__task_id__patch"];
         trace?: never;
     };
     "/api/tasks/{task_id}/executions": {
@@ -45,7 +97,42 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["listTaskExecutions"];
+        /** The task's executions, newest slot first (paged with Link rel=next) */
+        get: operations["list_task_executions_api_tasks__task_id__executions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The process is up */
+        get: operations["live_health_live_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Database reachable and migrations at head; 503 otherwise and while draining */
+        get: operations["ready_health_ready_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -58,91 +145,183 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @enum {string} */
-        TaskStatus: "ACT" | "INA";
-        /** @enum {string} */
-        DeviceOperation: "ACTIVATE" | "DEACTIVATE";
-        TaskCreate: {
-            name: string;
-            description?: string | null;
-            hour: number;
-            minute: number;
+        /** ExecutionOut */
+        ExecutionOut: {
             /**
-             * @description Comma-separated days, e.g. MON,WED,FRI
-             * @example MON,WED,FRI
+             * Attempts
+             * @description Effect attempts made so far (0 for a missed slot)
              */
-            executionDays: string;
-            executionCommand?: string | null;
-            executeUntil?: string | null;
-            timeZone?: string | null;
-            status?: components["schemas"]["TaskStatus"];
-            deviceId?: string | null;
-            deviceOperation?: components["schemas"]["DeviceOperation"] | null;
-        };
-        TaskPatch: {
-            name?: string;
-            description?: string | null;
-            hour?: number;
-            minute?: number;
+            attempts: number;
             /**
-             * @description Comma-separated days, e.g. MON,WED,FRI
-             * @example MON,WED,FRI
+             * Error
+             * @description Why the latest attempt failed, or why the slot was missed
              */
-            executionDays?: string;
-            executionCommand?: string | null;
-            executeUntil?: string | null;
-            timeZone?: string | null;
-            status?: components["schemas"]["TaskStatus"];
-            deviceId?: string | null;
-            deviceOperation?: components["schemas"]["DeviceOperation"] | null;
-        };
-        Task: {
+            error: string | null;
+            /**
+             * Finishedat
+             * @description When it succeeded, failed for good, or was missed
+             */
+            finishedAt: string | null;
+            /** Id */
             id: number;
-            jobId: string;
-            name: string;
-            description?: string | null;
-            hour: number;
-            minute: number;
             /**
-             * @description Comma-separated days, e.g. MON,WED,FRI
-             * @example MON,WED,FRI
-             */
-            executionDays: string;
-            executionCommand?: string | null;
-            executeUntil?: string | null;
-            timeZone: string;
-            status: components["schemas"]["TaskStatus"];
-            deviceId?: string | null;
-            deviceOperation?: components["schemas"]["DeviceOperation"] | null;
-            /** Format: date-time */
-            createdAt: string;
-            /** Format: date-time */
-            updatedAt: string;
-            nextRunAt?: string | null;
-        };
-        Execution: {
-            /**
+             * Scheduledfor
              * Format: date-time
-             * @description The slot the run was scheduled for (UTC)
+             * @deprecated
+             * @description Same as slot
+             */
+            scheduledFor: string;
+            /**
+             * Slot
+             * Format: date-time
+             * @description The instant the task was due (UTC)
              */
             slot: string;
-            status: string;
-            attempts?: number;
-            startedAt?: string | null;
-            finishedAt?: string | null;
-            error?: string | null;
+            /**
+             * Startedat
+             * @description When the latest attempt started
+             */
+            startedAt: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "CLAIMED" | "SUCCEEDED" | "FAILED" | "MISSED";
+            /** Taskid */
+            taskId: number;
         };
-        FieldError: {
-            field: string;
-            message: string;
+        /**
+         * TaskFields
+         * @description The writable fields; POST and PUT take all of them (PUT replaces).
+         */
+        TaskFields: {
+            /** Createdat */
+            readonly createdAt?: string | null;
+            /** Description */
+            description?: string | null;
+            /** Deviceid */
+            deviceId?: string | null;
+            /** Deviceoperation */
+            deviceOperation?: ("ACTIVATE" | "DEACTIVATE") | null;
+            /** Executeuntil */
+            executeUntil?: string | null;
+            /** Executioncommand */
+            executionCommand?: string | null;
+            /**
+             * Executiondays
+             * @example MON,WED,FRI
+             */
+            executionDays: string;
+            /** Hour */
+            hour: number;
+            /** Id */
+            readonly id?: number | null;
+            /** Jobid */
+            readonly jobId?: string | null;
+            /** Minute */
+            minute: number;
+            /** Name */
+            name: string;
+            /** Nextrunat */
+            readonly nextRunAt?: string | null;
+            /**
+             * Status
+             * @default ACT
+             * @enum {string}
+             */
+            status: "ACT" | "INA";
+            /**
+             * Timezone
+             * @description IANA zone; defaults to TIME_ZONE
+             */
+            timeZone?: string | null;
+            /** Updatedat */
+            readonly updatedAt?: string | null;
         };
-        Problem: {
-            type: string;
-            title: string;
-            status: number;
-            detail?: string;
-            instance?: string;
-            errors?: components["schemas"]["FieldError"][];
+        /** TaskOut */
+        TaskOut: {
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /** Description */
+            description: string | null;
+            /** Deviceid */
+            deviceId: string | null;
+            /** Deviceoperation */
+            deviceOperation: ("ACTIVATE" | "DEACTIVATE") | null;
+            /** Executeuntil */
+            executeUntil: string | null;
+            /** Executioncommand */
+            executionCommand: string | null;
+            /** Executiondays */
+            executionDays: string;
+            /** Hour */
+            hour: number;
+            /** Id */
+            id: number;
+            /** Jobid */
+            jobId: string;
+            /** Minute */
+            minute: number;
+            /** Name */
+            name: string;
+            /**
+             * Nextrunat
+             * @description When the task fires next (UTC); null when never again
+             */
+            nextRunAt: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ACT" | "INA";
+            /** Timezone */
+            timeZone: string;
+            /**
+             * Updatedat
+             * Format: date-time
+             */
+            updatedAt: string;
+        };
+        /**
+         * TaskPatch
+         * @description A merge patch: only the fields present change.
+         */
+        TaskPatch: {
+            /** Createdat */
+            readonly createdAt?: string | null;
+            /** Description */
+            description?: string | null;
+            /** Deviceid */
+            deviceId?: string | null;
+            /** Deviceoperation */
+            deviceOperation?: ("ACTIVATE" | "DEACTIVATE") | null;
+            /** Executeuntil */
+            executeUntil?: string | null;
+            /** Executioncommand */
+            executionCommand?: string | null;
+            /** Executiondays */
+            executionDays?: string | null;
+            /** Hour */
+            hour?: number | null;
+            /** Id */
+            readonly id?: number | null;
+            /** Jobid */
+            readonly jobId?: string | null;
+            /** Minute */
+            minute?: number | null;
+            /** Name */
+            name?: string | null;
+            /** Nextrunat */
+            readonly nextRunAt?: string | null;
+            /** Status */
+            status?: ("ACT" | "INA") | null;
+            /** Timezone */
+            timeZone?: string | null;
+            /** Updatedat */
+            readonly updatedAt?: string | null;
         };
     };
     responses: never;
@@ -153,13 +332,406 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    listTasks: {
+    create_task_legacy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskFields"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    get_task_legacy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The task's id */
+                task_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    replace_task_legacy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An ETag from a previous read */
+                "If-Match"?: string | null;
+            };
+            path: {
+                /** @description The task's id */
+                task_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TaskFields"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskOut"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    delete_task_legacy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description An ETag from a previous read */
+                "If-Match"?: string | null;
+            };
+            path: {
+                /** @description The task's id */
+                task_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    list_tasks_api_tasks_get: {
         parameters: {
             query?: {
-                limit?: number;
+                /** @description Page size (default 100, at most 500) */
+                limit?: number | null;
+                /** @description From the previous page's Link */
                 cursor?: string | null;
-                status?: components["schemas"]["TaskStatus"] | null;
-                day?: string | null;
+                status?: ("ACT" | "INA") | null;
+                /** @description Tasks that run on this day */
+                day?: ("MON" | "TUE" | "WED" | "THU" | "FRI" | "SAT" | "SUN") | null;
+                /** @description Name contains */
                 q?: string | null;
             };
             header?: never;
@@ -168,38 +740,54 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page of tasks */
+            /** @description Successful Response */
             200: {
                 headers: {
-                    /** @description rel=next */
-                    Link?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Task"][];
+                    "application/json": components["schemas"]["TaskOut"][];
                 };
             };
-            /** @description Missing or invalid token */
+            /** @description Unauthorized */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
                 };
             };
-            /** @description Validation error */
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
                 };
             };
         };
     };
-    createTask: {
+    create_task_api_tasks_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -208,215 +796,395 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["TaskCreate"];
+                "application/json": components["schemas"]["TaskFields"];
             };
         };
         responses: {
-            /** @description Created */
+            /** @description Successful Response */
             201: {
                 headers: {
-                    /** @description Entity tag of the task */
-                    ETag?: string;
-                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Task"];
+                    "application/json": components["schemas"]["TaskOut"];
                 };
             };
-            /** @description Bad request */
+            /** @description Bad Request */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
                 };
             };
-            /** @description Missing or invalid token */
+            /** @description Unauthorized */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
                 };
             };
-            /** @description Validation error */
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
                 };
             };
         };
     };
-    getTask: {
+    get_task_api_tasks__task_id__get: {
         parameters: {
             query?: never;
             header?: never;
             path: {
+                /** @description The task's id */
                 task_id: number;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The task */
+            /** @description Successful Response */
             200: {
                 headers: {
-                    /** @description Entity tag of the task */
-                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Task"];
+                    "application/json": components["schemas"]["TaskOut"];
                 };
             };
-            /** @description Missing or invalid token */
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unauthorized */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
                 };
             };
-            /** @description Not found */
+            /** @description Not Found */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
                 };
             };
         };
     };
-    replaceTask: {
+    replace_task_api_tasks__task_id__put: {
         parameters: {
             query?: never;
             header?: {
-                "If-Match"?: string;
+                /** @description An ETag from a previous read */
+                "If-Match"?: string | null;
             };
             path: {
+                /** @description The task's id */
                 task_id: number;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["TaskCreate"];
+                "application/json": components["schemas"]["TaskFields"];
             };
         };
         responses: {
-            /** @description Updated */
+            /** @description Successful Response */
             200: {
                 headers: {
-                    /** @description Entity tag of the task */
-                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Task"];
+                    "application/json": components["schemas"]["TaskOut"];
                 };
             };
-            /** @description Missing or invalid token */
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unauthorized */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
                 };
             };
-            /** @description Not found */
+            /** @description Not Found */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
                 };
             };
-            /** @description The task changed since it was read */
+            /** @description Precondition Failed */
             412: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
                 };
             };
-            /** @description Validation error */
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
                 };
             };
         };
     };
-    deleteTask: {
+    delete_task_api_tasks__task_id__delete: {
         parameters: {
             query?: never;
             header?: {
-                "If-Match"?: string;
+                /** @description An ETag from a previous read */
+                "If-Match"?: string | null;
             };
             path: {
+                /** @description The task's id */
                 task_id: number;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Deleted */
+            /** @description Successful Response */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Missing or invalid token */
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unauthorized */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
                 };
             };
-            /** @description Not found */
+            /** @description Not Found */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
                 };
             };
-            /** @description The task changed since it was read */
+            /** @description Precondition Failed */
             412: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
                 };
             };
         };
     };
-    patchTask: {
+    patch_task_api_tasks__task_id__patch: {
         parameters: {
             query?: never;
             header?: {
-                "If-Match"?: string;
+                /** @description An ETag from a previous read */
+                "If-Match"?: string | null;
             };
             path: {
+                /** @description The task's id */
                 task_id: number;
             };
             cookie?: never;
@@ -427,95 +1195,199 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Updated */
+            /** @description Successful Response */
             200: {
                 headers: {
-                    /** @description Entity tag of the task */
-                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Task"];
+                    "application/json": components["schemas"]["TaskOut"];
                 };
             };
-            /** @description Missing or invalid token */
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unauthorized */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
                 };
             };
-            /** @description Not found */
+            /** @description Not Found */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
                 };
             };
-            /** @description The task changed since it was read */
+            /** @description Precondition Failed */
             412: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
                 };
             };
-            /** @description Validation error */
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Unprocessable Entity */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
                 };
             };
         };
     };
-    listTaskExecutions: {
+    list_task_executions_api_tasks__task_id__executions_get: {
         parameters: {
             query?: {
-                limit?: number;
+                /** @description Page size (default 100, at most 500) */
+                limit?: number | null;
+                /** @description From the previous page's Link */
                 cursor?: string | null;
             };
             header?: never;
             path: {
+                /** @description The task's id */
                 task_id: number;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Recent executions, newest first */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Execution"][];
+                    "application/json": components["schemas"]["ExecutionOut"][];
                 };
             };
-            /** @description Missing or invalid token */
+            /** @description Unauthorized */
             401: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
                 };
             };
-            /** @description Not found */
+            /** @description Not Found */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/problem+json": unknown;
                 };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    live_health_live_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: string;
+                    };
+                };
+            };
+        };
+    };
+    ready_health_ready_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Not ready */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

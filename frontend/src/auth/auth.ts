@@ -56,6 +56,7 @@ export class Auth {
   readonly manager: UserManager;
   private readonly config: AppConfig;
   private listeners = new Set<(user: User | null) => void>();
+  private signingOut = false;
 
   constructor(config: AppConfig, store: Storage = window.localStorage) {
     this.config = config;
@@ -74,6 +75,9 @@ export class Auth {
   }
 
   private emit(user: User | null) {
+    // While leaving for the IdP's /logout, the pages must not react (a protected page would start a new
+    // sign-in and race the logout navigation).
+    if (this.signingOut) return;
     for (const listener of this.listeners) listener(user);
   }
 
@@ -108,6 +112,7 @@ export class Auth {
 
   /** Forget the tokens here, then end the IdP session: Cognito's /logout is not in its discovery document. */
   async signOut(): Promise<void> {
+    this.signingOut = true;
     await this.manager.removeUser();
     await this.manager.clearStaleState();
     window.location.assign(logoutUrl(this.config));

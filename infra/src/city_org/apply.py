@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
 from botocore.exceptions import ClientError
@@ -94,7 +94,13 @@ class Applier:
             if not provisioned and change.kind == "assignment":
                 self._provision()
                 provisioned = True
-            getattr(self, f"_{change.action}_{change.kind}")(change)
+            try:
+                getattr(self, f"_{change.action}_{change.kind}")(change)
+            except Exception:
+                # what succeeded is real; say so before the error message, so nobody guesses
+                done = len(result.applied)
+                self._say(f"  stopped at {change.action} {change.kind} {change.key} after {done} change(s)")
+                raise
             result.applied.append(change)
             self._say(f"  {_PAST[change.action]} {change.kind} {change.key}")
         if not provisioned:
@@ -365,7 +371,7 @@ class Applier:
                     )["PermissionSetProvisioningStatus"]
                     return current if current["Status"] != "IN_PROGRESS" else None
 
-                status = self.poller.until(done, f"permission set {name} to be provisioned")
+                status = self._ic_poller.until(done, f"permission set {name} to be provisioned")
             if status["Status"] == "FAILED":
                 raise AwsError(
                     f"permission set {name}: provisioning failed: {status.get('FailureReason', 'unknown')}"
@@ -387,9 +393,14 @@ class Applier:
                 current = current[key]
                 return current if current["Status"] != "IN_PROGRESS" else None
 
-            status = self.poller.until(done, what)
+            status = self._ic_poller.until(done, what)
         if status["Status"] == "FAILED":
             raise AwsError(f"{what} failed: {status.get('FailureReason', 'unknown reason')}")
+
+    @property
+    def _ic_poller(self) -> Poller:
+        # Identity Center requests finish in seconds; accounts take minutes.
+        return replace(self.poller, interval=min(self.poller.interval, 2.0))
 
     def _create_assignment(self, change: Change) -> None:
         a = change.after or {}
@@ -417,7 +428,7 @@ class Applier:
             permission_set_arn=self.ps_arns[b["permission_set"]],
             principal_type=b["principal_type"],
             principal_id=change.ids["principal_id"],
-            poller=self.poller,
+            poller=self._ic_poller,
         )
 
 

@@ -19,7 +19,7 @@ from city_org.messages import botocore_error_message, client_error_message
 from city_org.printer import drift_json, plan_json, render_drift, render_plan
 from city_org.spec import load_spec
 from city_org.state import read_state
-from city_org.suspend import suspend_account
+from city_org.suspend import reinstate_account, suspend_account
 
 DEFAULT_SPEC = "infra/org/organization.yaml"
 EXIT_PENDING = 2
@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     quarantine = commands.add_parser("suspend", parents=[common], help="move an account to the suspended OU")
     quarantine.add_argument("account", help="account name or id")
     quarantine.add_argument("--reason", required=True, help="why (stored as a tag on the account)")
+    restore = commands.add_parser("reinstate", parents=[common], help="lift a suspension (then run apply)")
+    restore.add_argument("account", help="account name or id")
     return parser
 
 
@@ -70,7 +72,7 @@ def _run(
         return 0
     clients = clients_factory(args)
     state = read_state(clients)
-    if state.instance_arn is None and (spec.users or spec.groups or spec.permission_sets):
+    if state.instance_arn is None and spec.manages_identity_center:
         # on stderr, so that `plan --json` output stays parseable
         print("warning: no IAM Identity Center instance found; Identity Center is not planned", file=err)
     if args.command == "plan":
@@ -88,6 +90,9 @@ def _run(
         return EXIT_PENDING if args.detailed_exitcode and findings else 0
     if args.command == "suspend":
         suspend_account(clients, spec, state, args.account, args.reason, out=out)
+        return 0
+    if args.command == "reinstate":
+        reinstate_account(clients, state, args.account, out=out)
         return 0
     changes = plan(spec, state)
     print(render_plan(changes), file=out)

@@ -358,7 +358,7 @@ def _plan_assignments(spec: OrganizationSpec, state: LiveState) -> list[Change]:
 def plan(spec: OrganizationSpec, state: LiveState) -> list[Change]:
     """Every change that would make AWS match the spec, in the order apply runs them."""
     changes = _plan_organization(spec, state)
-    if state.instance_arn is not None:
+    if state.instance_arn is not None and spec.manages_identity_center:
         changes.extend(_plan_identity_center(spec, state))
     return sorted(changes, key=lambda change: change.order)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -45,6 +46,11 @@ def _default_client(service: str, region: str) -> Any:
 
 
 def _default_open(url: str) -> bool:
+    # On a Linux box without a display, webbrowser would start a text browser in this terminal; just print.
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return False
     try:
         return webbrowser.open(url, new=2)
     except webbrowser.Error:

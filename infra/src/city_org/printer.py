@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -12,6 +13,7 @@ _SIGNS = {"create": "+", "update": "~", "delete": "-", "move": ">"}
 _COLOURS = {"create": "\033[32m", "update": "\033[33m", "delete": "\033[31m", "move": "\033[36m"}
 _RESET = "\033[0m"
 # Their key already says everything (an OU path, "policy -> target", "group/user"...).
+_DOCUMENTS = {"content", "inline_policy"}
 _SELF_DESCRIBING = {"ou", "attachment", "membership", "assignment", "policy_type"}
 
 
@@ -20,14 +22,30 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _document_diff(old: Any, new: Any) -> list[str]:
+    """A unified diff of two policy documents, pretty-printed with sorted keys so only real edits show."""
+
+    def pretty(document: Any) -> list[str]:
+        return json.dumps(document, indent=2, sort_keys=True).splitlines() if document is not None else []
+
+    diff = difflib.unified_diff(pretty(old), pretty(new), "live", "spec", lineterm="", n=1)
+    return list(diff)[2:]  # drop the ---/+++ header lines
+
+
 def _fields(change: Change) -> list[str]:
     before, after = change.before or {}, change.after or {}
     if change.action == "update":
-        return [
-            f"{k}: {_short(before.get(k))} -> {_short(after.get(k))}"
-            for k in after
-            if before.get(k) != after.get(k)
-        ]
+        lines = []
+        for key in after:
+            old, new = before.get(key), after.get(key)
+            if old == new:
+                continue
+            if key in _DOCUMENTS:
+                lines.append(f"{key}:")
+                lines.extend("  " + line for line in _document_diff(old, new))
+            else:
+                lines.append(f"{key}: {_short(old)} -> {_short(new)}")
+        return lines
     if change.action == "move":
         return [f"from {before.get('ou')} to {after.get('ou')}"]
     if change.kind in _SELF_DESCRIBING:

@@ -19,6 +19,8 @@ from city_org.policies import load_policy_file
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DURATION = re.compile(r"^PT(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?$")
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
+MAX_SCPS_PER_TARGET = 5
+_PERMISSION_SET_NAME = re.compile(r"^[\w+=,.@-]{1,32}$")
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ class OrganizationSpec:
     groups: tuple[GroupSpec, ...]
     permission_sets: tuple[PermissionSetSpec, ...]
     assignments: tuple[AssignmentSpec, ...]
+    # Without an identity_center section Identity Center is left alone: nothing planned, nothing deleted.
+    manages_identity_center: bool = True
 
     def account(self, name: str) -> AccountSpec | None:
         return next((a for a in self.accounts if a.name == name), None)
@@ -128,6 +132,10 @@ class _Checker:
     def names(self, value: Any, where: str) -> tuple[str, ...]:
         return tuple(self.text(item, f"{where}[{i}]") for i, item in enumerate(self.items(value, where)))
 
+    def length(self, value: str, where: str, limit: int) -> None:
+        if len(value) > limit:
+            self.problem(where, f"at most {limit} characters (AWS limit), got {len(value)}")
+
     def unique(self, values: list[str], where: str, what: str) -> None:
         seen: set[str] = set()
         for value in values:
@@ -143,6 +151,7 @@ def _walk_ous(check: _Checker, raw: Any, where: str, parent: str, out: list[str]
         name = check.text(entry.get("name"), f"{at}.name")
         if "/" in name:
             check.problem(f"{at}.name", "an OU name cannot contain '/'")
+        check.length(name, f"{at}.name", 128)
         path = f"{parent}/{name}" if parent else name
         out.append(path)
         _walk_ous(check, entry.get("children"), f"{at}.children", path, out)
@@ -217,6 +226,15 @@ def load_spec(path: str | Path) -> OrganizationSpec:
         description = check.text(entry.get("description"), f"{at}.description", optional=True)
         scps.append(ScpSpec(name, description or name, content, targets))
     check.unique([s.name for s in scps], "service_control_policies", "policy name")
+    for ou in ous:
+        attached = [s.name for s in scps if ou in s.targets]
+        # AWS allows five SCPs per target, and FullAWSAccess (or a replacement allow policy) takes one of them
+        if len(attached) > MAX_SCPS_PER_TARGET - 1:
+            check.problem(
+                "service_control_policies",
+                f"OU {ou} would get {len(attached)} SCPs ({', '.join(attached)}); AWS allows "
+                f"{MAX_SCPS_PER_TARGET} per target including FullAWSAccess",
+            )
 
     accounts: list[AccountSpec] = []
     for index, item in enumerate(check.items(top.get("accounts"), "accounts")):
@@ -234,11 +252,10 @@ def load_spec(path: str | Path) -> OrganizationSpec:
                 if str(key).startswith(("aws:", "city-org:")):
                     check.problem(f"{at}.tags.{key}", "the aws: and city-org: prefixes are reserved")
                 tags[str(key)] = str(value)
-        accounts.append(
-            AccountSpec(
-                check.text(entry.get("name"), f"{at}.name"), email, ou_ref(entry.get("ou"), f"{at}.ou"), tags
-            )
-        )
+        name = check.text(entry.get("name"), f"{at}.name")
+        check.length(name, f"{at}.name", 50)
+        check.length(email, f"{at}.email", 64)
+        accounts.append(AccountSpec(name, email, ou_ref(entry.get("ou"), f"{at}.ou"), tags))
     check.unique([a.name for a in accounts], "accounts", "account name")
     check.unique([a.email.lower() for a in accounts], "accounts", "e-mail")
 
@@ -322,9 +339,12 @@ def load_spec(path: str | Path) -> OrganizationSpec:
                     f"{at}.managed_policies[{i}]",
                     "expected an AWS managed policy ARN (arn:aws:iam::aws:policy/...)",
                 )
+        ps_name = check.text(entry.get("name"), f"{at}.name")
+        if ps_name and not _PERMISSION_SET_NAME.match(ps_name):
+            check.problem(f"{at}.name", "use 1-32 letters, digits or +=,.@- (an AWS limit)")
         permission_sets.append(
             PermissionSetSpec(
-                name=check.text(entry.get("name"), f"{at}.name"),
+                name=ps_name,
                 description=check.text(entry.get("description"), f"{at}.description", optional=True),
                 session_duration=duration,
                 relay_state=entry.get("relay_state") or None,
@@ -374,4 +394,5 @@ def load_spec(path: str | Path) -> OrganizationSpec:
         groups=tuple(groups),
         permission_sets=tuple(permission_sets),
         assignments=tuple(assignments),
+        manages_identity_center="identity_center" in top,
     )

@@ -75,3 +75,22 @@ def suspend_account(
             f"Suspended {account.name} ({account.id}) in {spec.suspended_ou}: {stamp}, {cleaned!r}", file=out
         )
     return removed
+
+
+def reinstate_account(
+    clients: OrgClients, state: LiveState, account_ref: str, *, out: TextIO | None = None
+) -> None:
+    """Remove the suspension tags; the next apply moves the account back and restores its assignments."""
+    account = state.accounts.get(account_ref) or state.account_by_id(account_ref)
+    if account is None:
+        raise AwsError(f"no account named or numbered {account_ref!r} in the organization")
+    if not account.suspended:
+        raise AwsError(f"account {account.name} is not suspended")
+    clients.organizations.untag_resource(
+        ResourceId=account.id, TagKeys=[SUSPENDED_AT_TAG, SUSPENDED_REASON_TAG]
+    )
+    if out is not None:
+        print(
+            f"Reinstated {account.name}; run `city-org apply` to restore its place and access.",
+            file=out,
+        )

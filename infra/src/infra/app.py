@@ -121,7 +121,7 @@ def build_app(
         api_origin_host=api_origin_host,
         runtime_config={
             "apiUrl": inputs.api_url or "",
-            "issuer": issuer,
+            "authority": issuer,  # the key the web app reads (frontend/src/config.ts)
             "hostedUiDomain": inputs.hosted_ui_domain or "",
             "clientId": inputs.web_client_id or "",
             "environment": config.name,

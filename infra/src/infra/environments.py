@@ -45,7 +45,7 @@ class AwsTarget:
     region: str = "us-east-1"
 
     def __post_init__(self) -> None:
-        if not _ACCOUNT.match(self.account):
+        if not isinstance(self.account, str) or not _ACCOUNT.match(self.account):
             raise ConfigError(f"account must be 12 digits (quote it in YAML), got {self.account!r}")
         if not _REGION.match(self.region):
             raise ConfigError(f"region {self.region!r} is not an AWS region name such as us-east-1")
@@ -154,6 +154,9 @@ class Environment:
     time_zone: str = "UTC"
     hosted_ui_prefix: str = "city-tasks"
     local_callback_urls: tuple[str, ...] = ()
+    # Where the web app receives the authorization code, appended to the frontend URL (the web app's
+    # default redirectUri; the original Ionic app used /home/).
+    callback_path: str = "/auth/callback"
     domains: Domains = field(default_factory=Domains)
 
     def __post_init__(self) -> None:
@@ -165,6 +168,8 @@ class Environment:
             raise ConfigError(f"alarm_email {self.alarm_email!r} is not an e-mail address")
         if not _PREFIX.match(self.hosted_ui_prefix):
             raise ConfigError("hosted_ui_prefix must be lowercase letters, digits and hyphens")
+        if not self.callback_path.startswith("/"):
+            raise ConfigError(f"callback_path must start with '/', got {self.callback_path!r}")
         if self.log_retention_days not in _LOG_RETENTION_DAYS:
             raise ConfigError(f"log_retention_days must be one of {sorted(_LOG_RETENTION_DAYS)}")
 
@@ -209,7 +214,7 @@ def _build(cls: type, data: Any, where: str) -> Any:
 
 def _dataclass_in(hint: Any) -> type | None:
     candidates = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    return next((c for c in candidates if dataclasses.is_dataclass(c)), None)
+    return next((c for c in candidates if isinstance(c, type) and dataclasses.is_dataclass(c)), None)
 
 
 def _is_tuple(hint: Any) -> bool:

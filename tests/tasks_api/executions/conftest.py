@@ -6,19 +6,41 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from tasks_api.db.models import Base, Task, TaskExecution
+from tasks_api.db.migrate import upgrade
+from tasks_api.db.models import Task, TaskExecution
 from tasks_api.domain.days import parse_days
 from tasks_api.domain.schedule import Schedule, next_fire_time
 
+HERE = Path(__file__).parent
+_PER_TEST_DATABASE = {"postgres_url", "engine", "sqlite_engine", "pool"}
+_SHARED_APP = {"app", "client"}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests on a fresh database per test (function-scoped engines) run on their own loop; tests on the
+    # area's shared app and client (tests/tasks_api/conftest.py) run on the session loop those live on.
+    per_test = pytest.mark.asyncio(loop_scope="function")
+    shared = pytest.mark.asyncio(loop_scope="session")
+    for item in items:
+        if not pytest_asyncio.is_async_test(item) or HERE not in Path(str(item.path)).parents:
+            continue
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if _PER_TEST_DATABASE & fixtures:
+            item.add_marker(per_test, append=False)
+        elif _SHARED_APP & fixtures:
+            item.add_marker(shared, append=False)
+
 
 async def create_schema(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+    await upgrade(engine)  # the real migrations, as `tasks-api migrate` applies them
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
+from tasks_api.db.engine import create_engine
 from tasks_api.executions.clock import FakeClock
 from tasks_api.executions.config import ExecutorConfig
 from tasks_api.executions.executor import Executor
-from tasks_api.executions.worker import create_worker_engine
 from tasks_api.settings import Settings
 
 from tests.tasks_api.executions.conftest import add_task, create_schema, executions_of, next_run_of
@@ -26,7 +26,7 @@ def utc(*args: int) -> datetime:
 async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     settings = Settings(sqlite_path=tmp_path / "dev" / "tasks.db", database_url=None, db_secret=None)
     assert settings.is_sqlite
-    engine = create_worker_engine(settings)
+    engine = create_engine(settings)
     await create_schema(engine)
     yield engine
     await engine.dispose()

@@ -1,6 +1,6 @@
 """The Frontend stack (workload account): a private S3 bucket behind CloudFront with origin access control.
 
-One build serves every environment: `config.json` (API URL, issuer, hosted UI domain, client id) is written
+One build serves every environment: `config.json` (API URL, authority, hosted UI domain, client id) is written
 at deploy time. When the API has no certificate (plain-HTTP ALB), CloudFront also routes `/api/*` to the
 ALB so the HTTPS page never calls an HTTP origin (mixed content) and needs no CORS.
 """
@@ -143,7 +143,8 @@ class FrontendStack(Stack):
             ],
             domain_names=[domains.frontend_domain] if domains.frontend_domain else None,
             certificate=certificate,
-            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+            # Only a custom certificate can raise the TLS floor (the default one is fixed by CloudFront).
+            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None,
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
             enable_logging=True,
@@ -254,7 +255,7 @@ class FrontendStack(Stack):
 def _content_security_policy(runtime_config: dict[str, Any]) -> str:
     # The SPA talks to its API and to Cognito (token endpoint, JWKS); nothing else.
     connect = ["'self'", "https://*.amazoncognito.com"]
-    for key in ("issuer", "apiUrl"):
+    for key in ("authority", "apiUrl"):
         parts = urlsplit(str(runtime_config.get(key) or ""))
         if parts.scheme == "https" and parts.netloc:
             connect.append(f"https://{parts.netloc}")

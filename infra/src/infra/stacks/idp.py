@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cognito as cognito
@@ -34,7 +36,7 @@ class IdpStack(Stack):
         config: Environment,
         triggers_dir: Path,
         frontend_url: str | None,
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         retention = log_retention(config.log_retention_days)
@@ -124,7 +126,7 @@ class IdpStack(Stack):
 
         urls = list(config.local_callback_urls)
         if frontend_url:
-            urls.append(frontend_url.rstrip("/") + "/home/")
+            urls.append(frontend_url.rstrip("/") + config.callback_path)
         self.web_client = self.user_pool.add_client(
             "WebClient",
             user_pool_client_name="city-tasks-web",
@@ -134,7 +136,8 @@ class IdpStack(Stack):
                 flows=cognito.OAuthFlows(authorization_code_grant=True),
                 scopes=list(WEB_SCOPES),
                 callback_urls=urls,
-                logout_urls=urls,
+                # The web app signs out back to its own root (frontend/src/config.ts: logoutUri).
+                logout_urls=sorted({_site_root(url) for url in urls}),
             ),
             supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
             prevent_user_existence_errors=True,
@@ -166,3 +169,8 @@ class IdpStack(Stack):
         CfnOutput(self, "LoadTestClientId", value=self.load_test_client.user_pool_client_id)
         CfnOutput(self, "HostedUiDomain", value=self.domain.base_url())
         CfnOutput(self, "CallbackUrls", value=",".join(urls))
+
+
+def _site_root(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/"

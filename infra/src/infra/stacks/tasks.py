@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from aws_cdk import Annotations, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, CfnOutput, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
@@ -74,20 +75,19 @@ class TasksStack(Stack):
         auth_issuer: str,
         auth_client_ids: tuple[str, ...],
         cors_origins: tuple[str, ...],
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
-        self._zones = [f"{config.workload.region}a", f"{config.workload.region}b"]
         super().__init__(scope, construct_id, **kwargs)
         protect = config.protect_data
         removal = RemovalPolicy.RETAIN if protect else RemovalPolicy.DESTROY
         retention = log_retention(config.log_retention_days)
 
         # Network: ALB in public subnets, tasks in private subnets with NAT egress (ECR, Cognito JWKS,
-        # EventBridge), the database in isolated subnets. AZs are named so synth needs no lookup.
+        # EventBridge), the database in isolated subnets. AZs: see availability_zones (no synth-time lookup).
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
-            availability_zones=self.availability_zones,
+            max_azs=2,
             nat_gateways=config.nat_gateways,
             restrict_default_security_group=False,
             subnet_configuration=[
@@ -100,12 +100,12 @@ class TasksStack(Stack):
                 ),
             ],
         )
-        flow_logs = logs.LogGroup(
-            self, "VpcFlowLogs", retention=retention, removal_policy=RemovalPolicy.DESTROY
-        )
+        flow_logs = logs.LogGroup(self, "VpcFlowLogs", retention=retention, removal_policy=removal)
         self.vpc.add_flow_log("FlowLogs", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs))
 
         self.database = self._database(config, removal, retention)
+        db_secret = self.database.secret
+        assert db_secret is not None  # generated credentials always come with a secret
 
         # Application.
         self.cluster = ecs.Cluster(
@@ -143,7 +143,7 @@ class TasksStack(Stack):
             },
             # The whole Secrets Manager JSON (host, port, dbname, username, password) as the original did;
             # ECS resolves it at task start, so it never appears in the task definition.
-            secrets={"DB_SECRET": ecs.Secret.from_secrets_manager(self.database.secret)},
+            secrets={"DB_SECRET": ecs.Secret.from_secrets_manager(db_secret)},
             logging=ecs.LogDrivers.aws_logs(stream_prefix=CONTAINER_NAME, log_group=self.log_group),
             stop_timeout=STOP_TIMEOUT,
         )
@@ -154,7 +154,8 @@ class TasksStack(Stack):
             "ApiService",
             cluster=self.cluster,
             task_definition=self.task_definition,
-            desired_count=config.service.min_tasks,
+            # No desired count: autoscaling owns it (min_tasks..max_tasks) and a deploy keeps the current one
+            # instead of resetting a scaled-out service.
             min_healthy_percent=100,
             max_healthy_percent=200,
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
@@ -179,7 +180,7 @@ class TasksStack(Stack):
         CfnOutput(self, "ApiUrl", value=self.api_url)
         CfnOutput(self, "LoadBalancerDns", value=self.load_balancer.load_balancer_dns_name)
         CfnOutput(self, "EventBusName", value=self.event_bus.event_bus_name)
-        CfnOutput(self, "DbSecretArn", value=self.database.secret.secret_arn)
+        CfnOutput(self, "DbSecretArn", value=db_secret.secret_arn)
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
         CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
         CfnOutput(self, "ServiceName", value=self.service.service_name)
@@ -187,8 +188,8 @@ class TasksStack(Stack):
 
     @property
     def availability_zones(self) -> list[str]:
-        """Named from the config: the default would be an AWS lookup at synth time."""
-        return self._zones
+        """The region's first two AZs, resolved by CloudFormation (the default is a synth-time lookup)."""
+        return [Fn.select(0, Fn.get_azs()), Fn.select(1, Fn.get_azs())]
 
     def _database(
         self, config: Environment, removal: RemovalPolicy, retention: logs.RetentionDays
@@ -203,6 +204,14 @@ class TasksStack(Stack):
             removal_policy=removal,
         )
         sizes = config.database
+        # dbname in the secret too: the API builds its URL from this JSON alone (the attachment adds host).
+        self.db_credentials = rds.DatabaseSecret(
+            self,
+            "DatabaseSecret",
+            username="city_tasks_admin",
+            dbname=DATABASE_NAME,
+            secret_name=f"city-tasks/{config.name}/database",
+        )
         cluster = rds.DatabaseCluster(
             self,
             "Database",
@@ -220,9 +229,7 @@ class TasksStack(Stack):
             vpc=self.vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
             port=DATABASE_PORT,
-            credentials=rds.Credentials.from_generated_secret(
-                "city_tasks_admin", secret_name=f"city-tasks/{config.name}/database"
-            ),
+            credentials=rds.Credentials.from_secret(self.db_credentials),
             default_database_name=DATABASE_NAME,
             storage_encrypted=True,
             iam_authentication=True,
@@ -356,9 +363,7 @@ class TasksStack(Stack):
             "ecr:GetAuthorizationToken has no resource-level permissions; pulls are scoped to one repo.",
         )
         acknowledge(
-            self.database.node.find_child(
-                "Secret"
-            ),  # the generated secret (cluster.secret is its attachment)
+            self.db_credentials,
             "SMG4",
             "The API reads DB_SECRET once at task start, so rotating it needs a rolling restart that is not "
             "automated yet; the secret is only readable by the task execution role.",

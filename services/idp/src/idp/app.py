@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
 
 from idp import cognito_api, discovery, hosted_ui, oauth
 from idp.local_client import LocalCognitoClient
 from idp.pool import UserPool
 from idp.seed import apply_seed, read_seed
 from idp.settings import Settings
-from idp.store import Store
+from idp.store import Client, Store
 
 log = logging.getLogger("idp")
 
@@ -32,6 +35,19 @@ def build_pool(settings: Settings) -> UserPool:
     pool.keys.ensure_key()
     pool.local_client = LocalCognitoClient(lambda op, params: cognito_api.dispatch(pool, op, params))
     return pool
+
+
+def client_origins(pool: UserPool) -> list[str]:
+    """The origins of every client's callback and sign-out URLs: the browser apps that may call us."""
+    with pool.store.read() as db:
+        clients = db.scalars(select(Client)).all()
+        urls = [u for c in clients for u in [*c.callback_urls, *c.logout_urls]]
+    origins = set()
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            origins.add(f"{parts.scheme}://{parts.netloc}")
+    return sorted(origins)
 
 
 def _problem(status: int, title: str, detail: Any) -> JSONResponse:
@@ -61,6 +77,15 @@ def create_app(settings: Settings | None = None, pool: UserPool | None = None) -
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    # A browser app (oidc-client-ts) fetches discovery, JWKS, /oauth2/token and userInfo itself, as from
+    # a Cognito domain: allow the registered clients' origins. No credentials: those calls carry no cookies.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=client_origins(pool),
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type", "Accept", "X-Amz-Target", "X-Amz-User-Agent"],
+        max_age=600,
+    )
     app.include_router(discovery.router(pool))
     app.include_router(cognito_api.router(pool))
     app.include_router(oauth.router(pool))

@@ -18,6 +18,7 @@ def openid_configuration(pool: UserPool) -> dict[str, Any]:
         "token_endpoint": f"{base}/oauth2/token",
         "userinfo_endpoint": f"{base}/oauth2/userInfo",
         "end_session_endpoint": f"{base}/logout",
+        "revocation_endpoint": f"{base}/oauth2/revoke",
         "jwks_uri": f"{pool.issuer}/.well-known/jwks.json",
         "response_types_supported": ["code"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],

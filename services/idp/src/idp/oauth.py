@@ -111,9 +111,9 @@ def _authenticate_client(pool: UserPool, request: Request, form: dict[str, str])
     basic_id, basic_secret = extract_basic_authorization(request.headers)
     client_id = basic_id or form.get("client_id")
     secret = basic_secret if basic_id else form.get("client_secret")
-    with pool.store.begin() as db:
-        client = db.get(Client, client_id) if client_id else None
-    if client is None:
+    try:
+        client = pool.cached_client(client_id)
+    except CognitoError:
         return _oauth_error("invalid_client", "unknown client", 401)
     if client.secret is not None:
         if not secret or not hmac.compare_digest(secret, client.secret):
@@ -135,9 +135,8 @@ def router(pool: UserPool) -> APIRouter:
         # An existing hosted-UI session (the user signed in recently) skips the forms, as Cognito does.
         with pool.store.begin() as db:
             browser = pool.load_session(db, "browser", request.cookies.get(SESSION_COOKIE))
-            signed_in = None if browser is None else (browser.sub, int(browser.data["auth_time"]))
-        if signed_in is not None:
-            return redirect_with_code(pool, flow, *signed_in)
+            if browser is not None and browser.sub is not None:
+                return redirect_with_code(pool, flow, browser.sub, int(browser.data["auth_time"]), db=db)
         with pool.store.begin() as db:
             token = new_flow(pool, db, flow)
         response = RedirectResponse("/login", status_code=302)
@@ -176,6 +175,20 @@ def router(pool: UserPool) -> APIRouter:
             log.info("token request refused: %s", exc.error)
             return _oauth_error(exc.error, exc.description)
         return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    @api.post("/oauth2/revoke")
+    async def revoke(request: Request) -> Response:
+        """RFC 7009, as Cognito's: revokes a refresh token and the access tokens issued from it."""
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        client = await run_in_threadpool(_authenticate_client, pool, request, form)
+        if isinstance(client, JSONResponse):
+            return client
+        token = form.get("token")
+        if not token:
+            return _oauth_error("invalid_request", "token is required")
+        await run_in_threadpool(pool.revoke_refresh_token, client.client_id, token)
+        # Unknown tokens are not an error (RFC 7009 section 2.2): the answer must not reveal what exists.
+        return Response(status_code=200, headers={"Cache-Control": "no-store"})
 
     @api.get("/oauth2/userInfo")
     def user_info(request: Request) -> Response:

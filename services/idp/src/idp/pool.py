@@ -20,7 +20,7 @@ from typing import Any
 
 import jwt
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from idp import mfa
@@ -54,8 +54,29 @@ log = logging.getLogger("idp")
 ADMIN_SCOPE = "aws.cognito.signin.user.admin"
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_MFA_ATTEMPTS = 3
+CLIENT_CACHE_SECONDS = 30.0
 
 Trigger = Callable[..., dict[str, Any]]
+
+
+_REFRESH_LOOKUP = (
+    select(
+        RefreshToken.client_id,
+        RefreshToken.revoked,
+        RefreshToken.expires_at,
+        RefreshToken.scope,
+        RefreshToken.auth_time,
+        RefreshToken.origin_jti,
+        User.sub,
+        User.email,
+        User.name,
+        User.email_verified,
+        User.enabled,
+    )
+    .join(User, User.sub == RefreshToken.sub, isouter=True)
+    .where(RefreshToken.token_digest == bindparam("digest"))
+)
+_GROUPS_OF = select(Membership.group).where(Membership.sub == bindparam("sub"))
 
 
 class OAuthFailure(Exception):
@@ -110,7 +131,7 @@ class UserPool:
             settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism
         )
         self.throttle = Throttle(settings.max_failed_logins, settings.lockout_seconds)
-        self.keys = KeyRing(store)
+        self.keys = KeyRing(store, settings.key_refresh_seconds)
         self.tokens = TokenIssuer(
             self.issuer, self.keys, settings.access_token_seconds, settings.id_token_seconds
         )
@@ -119,6 +140,7 @@ class UserPool:
         self.post_confirmation: Trigger = post_confirmation.handler
         self.pre_token_generation: Trigger = pre_token_generation.handler
         self.local_client: Any = None  # set by the app once the dispatcher exists
+        self._clients: dict[str, tuple[float, Client]] = {}
 
     # ----------------------------------------------------------------- lookups
     def check_pool(self, pool_id: Any) -> None:
@@ -129,6 +151,16 @@ class UserPool:
         client = db.get(Client, client_id) if isinstance(client_id, str) else None
         if client is None:
             raise CognitoError("ResourceNotFoundException", f"User pool client {client_id} does not exist.")
+        return client
+
+    def cached_client(self, client_id: Any) -> Client:
+        """The client from a short-lived cache: clients change only when the seed is applied at start."""
+        hit = self._clients.get(client_id) if isinstance(client_id, str) else None
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        with self.store.read() as db:
+            client = self.client(db, client_id)
+        self._clients[client.client_id] = (time.monotonic() + CLIENT_CACHE_SECONDS, client)
         return client
 
     def find_user(self, db: Session, username: Any) -> User | None:
@@ -337,7 +369,7 @@ class UserPool:
             raise not_authorized("Password attempts exceeded")
         ok = self.passwords.verify(stored, password)  # outside the transaction: Argon2 takes a while
         with self.store.begin() as db:
-            user = db.get(User, sub)
+            user = db.get(User, sub, with_for_update=True)
             if user is None:
                 raise user_not_found()
             if not ok:
@@ -386,7 +418,8 @@ class UserPool:
     def load_session(self, db: Session, kind: str, token: Any) -> SessionRecord | None:
         if not isinstance(token, str) or not token:
             return None
-        record = db.get(SessionRecord, digest(token))
+        # Locked (PostgreSQL) so two requests racing on one session, e.g. counting wrong codes, serialize.
+        record = db.get(SessionRecord, digest(token), with_for_update=True)
         if record is None or record.kind != kind or record.expires_at < self.clock():
             return None
         return record
@@ -408,8 +441,7 @@ class UserPool:
     # ----------------------------------------------------------------- cognito-idp auth API
     def initiate_auth(self, client_id: Any, flow: Any, params: Any) -> dict[str, Any]:
         params = params if isinstance(params, dict) else {}
-        with self.store.begin() as db:
-            client = self.client(db, client_id)
+        client = self.cached_client(client_id)
         if flow == "USER_PASSWORD_AUTH":
             if "ALLOW_USER_PASSWORD_AUTH" not in client.auth_flows:
                 raise invalid_parameter("USER_PASSWORD_AUTH flow not enabled for this client")
@@ -417,9 +449,12 @@ class UserPool:
                 params.get("USERNAME"), params.get("PASSWORD"), client, params.get("SECRET_HASH")
             )
             with self.store.begin() as db:
-                user = db.get(User, user.sub)
-                assert user is not None
-                return self._challenge(db, user, client.client_id, self.next_challenge(user)).as_response()
+                current = db.get(User, user.sub)
+                if current is None:  # deleted while the password was being checked
+                    raise user_not_found()
+                return self._challenge(
+                    db, current, client.client_id, self.next_challenge(current)
+                ).as_response()
         if flow in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
             if "ALLOW_REFRESH_TOKEN_AUTH" not in client.auth_flows:
                 raise invalid_parameter("REFRESH_TOKEN_AUTH flow not enabled for this client")
@@ -445,7 +480,7 @@ class UserPool:
                 raise expired_session()
             if record.data.get("challenge") != name:
                 raise invalid_parameter(f"Expected challenge {record.data.get('challenge')}, got {name}.")
-            user = db.get(User, record.sub)
+            user = db.get(User, record.sub, with_for_update=True)
             if user is None:
                 raise user_not_found()
             error: CognitoError | None = None
@@ -494,7 +529,10 @@ class UserPool:
         return outcome
 
     def check_totp(self, db: Session, user: User, code: Any) -> CognitoError | None:
-        """None when `code` is accepted (and remembered); otherwise the error to report."""
+        """None when `code` is accepted (and remembered); otherwise the error to report.
+
+        Callers load `user` with a row lock (FOR UPDATE on PostgreSQL; SQLite serializes writers anyway),
+        so two concurrent requests cannot both accept the same code."""
         if not user.totp_secret:
             return CognitoError(
                 "SoftwareTokenMFANotFoundException", "Software Token MFA has not been enabled by the user."
@@ -516,7 +554,7 @@ class UserPool:
                 record = self.load_session(db, "auth", session)
                 if record is None or record.data.get("challenge") != "MFA_SETUP":
                     raise expired_session()
-                user = db.get(User, record.sub)
+                user = db.get(User, record.sub, with_for_update=True)
                 if user is None:
                     raise user_not_found()
                 user.totp_pending_secret = secret
@@ -532,7 +570,7 @@ class UserPool:
                 record = self.load_session(db, "auth", session)
                 if record is None or record.data.get("challenge") != "MFA_SETUP":
                     raise expired_session()
-                user = db.get(User, record.sub)
+                user = db.get(User, record.sub, with_for_update=True)
                 if user is None:
                     raise user_not_found()
             else:
@@ -637,24 +675,21 @@ class UserPool:
     def refresh(self, client: Client, token: Any, given_hash: Any = None) -> dict[str, Any]:
         if not isinstance(token, str) or not token:
             raise invalid_parameter("REFRESH_TOKEN is required.")
-        with self.store.begin() as db:
-            row = db.get(RefreshToken, digest(token))
+        # The token path: two indexed lookups on a plain connection with prebuilt statements (no ORM session).
+        with self.store.read_engine.connect() as conn:
+            row = conn.execute(_REFRESH_LOOKUP, {"digest": digest(token)}).one_or_none()
             if row is None or row.client_id != client.client_id:
                 raise not_authorized("Invalid Refresh Token")
             if row.revoked:
                 raise not_authorized("Refresh Token has been revoked")
             if row.expires_at < self.clock():
                 raise not_authorized("Refresh Token has expired")
-            user = db.get(User, row.sub)
-            if user is None or not user.enabled:
-                raise not_authorized("User is disabled." if user else "User does not exist.")
-            self._check_secret_hash(client, user.sub, given_hash)
-            subject, scope, auth_time, origin_jti = (
-                self.subject(user),
-                row.scope,
-                row.auth_time,
-                row.origin_jti,
-            )
+            if row.sub is None or not row.enabled:
+                raise not_authorized("User is disabled." if row.sub else "User does not exist.")
+            self._check_secret_hash(client, row.sub, given_hash)
+            groups = sorted(conn.execute(_GROUPS_OF, {"sub": row.sub}).scalars())
+            subject = Subject(row.sub, row.email, row.name, row.email_verified, groups)
+            scope, auth_time, origin_jti = row.scope, row.auth_time, row.origin_jti
         return self.issue(
             subject,
             client.client_id,
@@ -698,6 +733,14 @@ class UserPool:
         with self.store.begin() as db:
             user = self.user_from_access_token(db, access_token)
             self.sign_out_user(db, user.sub)
+
+    def revoke_refresh_token(self, client_id: str, token: str) -> None:
+        with self.store.begin() as db:
+            db.execute(
+                update(RefreshToken)
+                .where(RefreshToken.token_digest == digest(token), RefreshToken.client_id == client_id)
+                .values(revoked=True)
+            )
 
     def sign_out_user(self, db: Session, sub: str) -> None:
         db.execute(update(RefreshToken).where(RefreshToken.sub == sub).values(revoked=True))
@@ -849,11 +892,15 @@ class UserPool:
             expires_at=self.clock() + self.settings.auth_code_seconds,
             used=False,
         )
+        # Expired codes are swept after ten minutes (kept that long so a late replay still revokes tokens).
+        sweep = delete(AuthCode).where(AuthCode.expires_at < self.clock() - 600)
         if db is not None:
             db.add(row)
+            db.execute(sweep)
         else:
             with self.store.begin() as own:
                 own.add(row)
+                own.execute(sweep)
         return code
 
     def exchange_code(self, client: Client, code: Any, redirect_uri: Any, verifier: Any) -> dict[str, Any]:
@@ -861,7 +908,7 @@ class UserPool:
             raise OAuthFailure("invalid_request", "code is required")
         failure: OAuthFailure | None = None
         with self.store.begin() as db:
-            row = db.get(AuthCode, digest(code))
+            row = db.get(AuthCode, digest(code), with_for_update=True)
             if row is None or row.client_id != client.client_id:
                 failure = OAuthFailure("invalid_grant", "unknown authorization code")
             elif row.used:

@@ -141,6 +141,11 @@ class Store:
         self.engine = make_engine(url)
         Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Reads that write nothing skip SQLite's write lock (a deferred BEGIN) so they run side by side.
+        self.read_engine = (
+            make_engine(url, immediate=False) if self.engine.dialect.name == "sqlite" else self.engine
+        )
+        self._readers = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextmanager
     def begin(self) -> Iterator[Session]:
@@ -148,11 +153,18 @@ class Store:
         with self._sessions.begin() as db:
             yield db
 
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A transaction for lookups only."""
+        with self._readers.begin() as db:
+            yield db
+
     def dispose(self) -> None:
         self.engine.dispose()
+        self.read_engine.dispose()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, immediate: bool = True) -> Engine:
     parsed = make_url(url)
     if parsed.drivername in ("postgresql", "postgres", "postgresql+asyncpg"):
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -176,6 +188,6 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine

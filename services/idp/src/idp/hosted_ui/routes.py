@@ -4,6 +4,7 @@ only holds its random id in an HttpOnly cookie, and every POST must carry the fl
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -108,8 +109,8 @@ class HostedUi:
             user = self.pool.password_login(email, form.get("password", ""))
         except CognitoError as exc:
             if exc.kind == "UserNotConfirmedException":
-                return RedirectResponse(f"/confirm?email={email}", status_code=303)
-            # One message for unknown users and wrong passwords, so the page does not reveal who has an account.
+                return RedirectResponse("/confirm?" + urlencode({"email": email}), status_code=303)
+            # One message for unknown users and wrong passwords: the page must not reveal who has an account.
             generic = "Incorrect username or password."
             message = exc.message if "attempts exceeded" in exc.message else generic
             return render("login.html", status=400, csrf=csrf, error=message, email=email)
@@ -160,7 +161,7 @@ class HostedUi:
             flow, problem = self._flow_or_error(db, request, None, "mfa_setup")
             if problem:
                 return problem
-            user = db.get(User, flow.sub)
+            user = db.get(User, flow.sub, with_for_update=True)
             if user is None or not user.totp_pending_secret:
                 return error_page("Sign-in failed", NO_FLOW)
             uri = mfa.provisioning_uri(
@@ -203,7 +204,7 @@ class HostedUi:
             flow, problem = self._flow_or_error(db, request, form, "totp")
             if problem:
                 return problem
-            user = db.get(User, flow.sub)
+            user = db.get(User, flow.sub, with_for_update=True)
             if user is None:
                 return error_page("Sign-in failed", "The account no longer exists.")
             error = self.pool.check_totp(db, user, form.get("code", ""))
@@ -246,7 +247,7 @@ class HostedUi:
             )
         except CognitoError as exc:
             return render("signup.html", status=400, csrf=csrf, error=exc.message, email=email, name=name)
-        return RedirectResponse(f"/confirm?email={email}", status_code=303)
+        return RedirectResponse("/confirm?" + urlencode({"email": email}), status_code=303)
 
     def confirm_page(self, request: Request) -> Response:
         with self.pool.store.begin() as db:

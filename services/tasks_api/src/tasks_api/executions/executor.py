@@ -31,6 +31,8 @@ logger = logging.getLogger("tasks_api.executions")
 # than spin on the database.
 _CONTENDED_PAUSE = 0.05
 _MAX_ERROR_BACKOFF = 30.0
+# Batches whose effects may still be running while the next batch is claimed.
+_IN_FLIGHT = 2
 
 
 @dataclass
@@ -145,25 +147,36 @@ class Executor:
         return wait.total_seconds()
 
     async def _drain(self) -> int:
-        """Claim and perform due tasks, then expired leases and due retries, batch after batch."""
+        """Claim and perform due tasks, then expired leases and due retries, batch after batch.
+
+        The effects of one batch run while the next batch is claimed (at most ``_IN_FLIGHT`` batches
+        at a time): every batch is committed before its effects start, so this only overlaps waits.
+        """
         handled = 0
-        while not self._stopping:
-            async with self.engine.begin() as conn:
-                outcome = await repo.claim_due_tasks(conn, self.clock.now(), self.config)
-            self.stats.claimed += len(outcome.due)
-            self.stats.missed += outcome.missed
-            await self._perform(outcome.due)
-            handled += outcome.rows
-            if outcome.rows < self.config.batch_size:
-                break
-        while not self._stopping:
-            async with self.engine.begin() as conn:
-                outcome = await repo.claim_pending_executions(conn, self.clock.now(), self.config)
-            self.stats.claimed += len(outcome.due)
-            await self._perform(outcome.due)
-            handled += outcome.rows
-            if outcome.rows < self.config.batch_size:
-                break
+        for claim in (repo.claim_due_tasks, repo.claim_pending_executions):
+            in_flight: set[asyncio.Task[None]] = set()
+            try:
+                while not self._stopping:
+                    async with self.engine.begin() as conn:
+                        outcome = await claim(conn, self.clock.now(), self.config)
+                    self.stats.claimed += len(outcome.due)
+                    self.stats.missed += outcome.missed
+                    handled += outcome.rows
+                    if outcome.due:
+                        if len(in_flight) >= _IN_FLIGHT:
+                            done, in_flight = await asyncio.wait(
+                                in_flight, return_when=asyncio.FIRST_COMPLETED
+                            )
+                            for finished in done:
+                                finished.result()  # a failed outcome write ends the pass
+                        in_flight.add(asyncio.create_task(self._perform(outcome.due)))
+                    if outcome.rows < self.config.batch_size:
+                        break
+            finally:
+                results = await asyncio.gather(*in_flight, return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
         return handled
 
     async def _perform(self, batch: Sequence[repo.Due]) -> None:

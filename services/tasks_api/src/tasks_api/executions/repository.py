@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfoNotFoundError
 
-from sqlalchemy import bindparam, case, select, tuple_, update
+from sqlalchemy import Table, bindparam, case, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tasks_api.db.models import Task, TaskExecution
@@ -26,8 +25,8 @@ from tasks_api.executions.config import ExecutorConfig
 
 CLAIMED, SUCCEEDED, FAILED, MISSED = "CLAIMED", "SUCCEEDED", "FAILED", "MISSED"
 
-executions = TaskExecution.__table__
-tasks = Task.__table__
+executions = cast(Table, TaskExecution.__table__)
+tasks = cast(Table, Task.__table__)
 
 _TASK_FIELDS = (
     Task.id,
@@ -101,7 +100,7 @@ async def next_wakeup(db: Db) -> datetime | None:
 # --- claiming due tasks -----------------------------------------------------------------------
 
 
-def _schedule_of(row: Row[Any]) -> Schedule:
+def _schedule_of(row: Any) -> Schedule:
     return Schedule(
         hour=row.hour,
         minute=row.minute,
@@ -131,7 +130,7 @@ async def claim_due_tasks(db: Db, now: datetime, config: ExecutorConfig) -> Clai
 
     records: list[dict[str, Any]] = []
     advances: list[dict[str, Any]] = []
-    by_task: dict[int, Row[Any]] = {}
+    by_task: dict[int, Any] = {}
     missed = 0
     lease_end = now + config.lease
     for row in rows:
@@ -165,10 +164,7 @@ async def claim_due_tasks(db: Db, now: datetime, config: ExecutorConfig) -> Clai
         advances.append({"b_id": row.id, "b_next": plan.next_run_at})
 
     inserted = await _insert_new(db, records)
-    await db.execute(
-        update(tasks).where(tasks.c.id == bindparam("b_id")).values(next_run_at=bindparam("b_next")),
-        advances,
-    )
+    await _advance(db, advances)
     due = [
         _due(by_task[r.task_id], r.task_id, r.id, as_utc(r.scheduled_for), 1)
         for r in inserted
@@ -177,12 +173,33 @@ async def claim_due_tasks(db: Db, now: datetime, config: ExecutorConfig) -> Clai
     return ClaimOutcome(due, len(rows), missed)
 
 
-def _missed_records(task_id: int, plan: SlotPlan, now: datetime, config: ExecutorConfig) -> Iterable[dict]:
-    for slot in plan.missed:
-        late = now - slot
-        error = (
-            f"missed: due {int(late.total_seconds())} s earlier, grace is {config.misfire_grace.seconds} s"
+async def _advance(db: Db, advances: list[dict[str, Any]]) -> None:
+    if _dialect(db) == "postgresql":
+        # One statement for the whole batch instead of one UPDATE per task.
+        await db.execute(
+            text(
+                "UPDATE tasks SET next_run_at = batch.next_run_at FROM"
+                " unnest(CAST(:ids AS bigint[]), CAST(:slots AS timestamptz[])) AS batch(id, next_run_at)"
+                " WHERE tasks.id = batch.id"
+            ),
+            {"ids": [a["b_id"] for a in advances], "slots": [a["b_next"] for a in advances]},
         )
+        return
+    await db.execute(
+        update(tasks).where(tasks.c.id == bindparam("b_id")).values(next_run_at=bindparam("b_next")),
+        advances,
+    )
+
+
+def _dialect(db: Db) -> str:
+    bind = db.get_bind() if isinstance(db, AsyncSession) else db
+    return bind.dialect.name
+
+
+def _missed_records(task_id: int, plan: SlotPlan, now: datetime, config: ExecutorConfig) -> Iterable[dict]:
+    grace = int(config.misfire_grace.total_seconds())
+    for slot in plan.missed:
+        error = f"missed: due {int((now - slot).total_seconds())} s earlier, grace is {grace} s"
         yield _record(task_id, slot, MISSED, now, error=error, finished_at=now)
 
 
@@ -203,12 +220,11 @@ def _record(task_id: int, slot: datetime, status: str, now: datetime, **fields: 
     return record
 
 
-async def _insert_new(db: Db, records: Sequence[dict[str, Any]]) -> list[Row[Any]]:
+async def _insert_new(db: Db, records: Sequence[dict[str, Any]]) -> list[Any]:
     """Insert execution rows, skipping any (task, slot) already recorded: the exactly-once key."""
     if not records:
         return []
-    dialect = db.bind.dialect.name if isinstance(db, AsyncSession) else db.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = postgresql.insert if _dialect(db) == "postgresql" else sqlite.insert
     statement = (
         insert(executions)
         .on_conflict_do_nothing(index_elements=["task_id", "scheduled_for"])
@@ -219,7 +235,7 @@ async def _insert_new(db: Db, records: Sequence[dict[str, Any]]) -> list[Row[Any
     return list((await db.execute(statement, list(records))).all())
 
 
-def _due(row: Row[Any], task_id: int, execution_id: int, slot: datetime, attempt: int) -> Due:
+def _due(row: Any, task_id: int, execution_id: int, slot: datetime, attempt: int) -> Due:
     return Due(
         execution_id=execution_id,
         task_id=task_id,
@@ -357,10 +373,11 @@ async def task_belongs_to(db: Db, task_id: int, owner_sub: str) -> bool:
 
 async def list_executions(
     db: Db, task_id: int, limit: int, before: tuple[datetime, int] | None = None
-) -> list[Row[Any]]:
+) -> list[Any]:
     """Newest slot first; ``before`` is the (slot, id) of the last row of the previous page."""
     query = select(
         TaskExecution.id,
+        TaskExecution.task_id,
         TaskExecution.scheduled_for,
         TaskExecution.status,
         TaskExecution.attempts,

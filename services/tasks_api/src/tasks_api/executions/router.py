@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
@@ -17,7 +17,7 @@ from tasks_api.executions.schemas import (
 )
 from tasks_api.problems import ProblemError, field_error
 
-PROBLEM = {"content": {"application/problem+json": {}}}
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 router = APIRouter(prefix="/api", tags=["executions"])
 

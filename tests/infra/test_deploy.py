@@ -1,0 +1,348 @@
+"""make deploy: the ordered plan, values passed forward, dry runs that call nothing, login errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from infra.deploy import DeployError, Runner, check_session
+
+from infra import deploy
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool1"
+IDP_OUTPUTS = {
+    "UserPoolId": "us-east-1_Pool1",
+    "Issuer": ISSUER,
+    "JwksUrl": f"{ISSUER}/.well-known/jwks.json",
+    "WebClientId": "web123",
+    "LoadTestClientId": "load456",
+    "HostedUiDomain": "https://city-tasks-sandbox.auth.us-east-1.amazoncognito.com",
+}
+API_URL = "http://city-alb.us-east-1.elb.amazonaws.com"
+NEW_FRONTEND = "https://d222.cloudfront.net"
+
+
+@pytest.fixture
+def no_aws(monkeypatch, tmp_path):
+    """Point every AWS client at nothing: an attempted call fails fast instead of reaching AWS."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def test_make_deploy_dry_run_prints_the_ordered_plan_and_calls_nothing(tmp_path):
+    # No profiles, no keys and a dead proxy: any AWS call would fail. HOME stays (uv lives there).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {
+        "AWS_CONFIG_FILE": str(tmp_path / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+    }
+    result = subprocess.run(
+        ["make", "--no-print-directory", "deploy", "ENV=sandbox", "DRY_RUN=1"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "DRY RUN" in out
+    steps = [line for line in out.splitlines() if line[:2].rstrip(".").isdigit()]
+    assert [s.split(". ", 1)[0] for s in steps] == [str(i) for i in range(1, 9)]
+    commands = [line.strip().removeprefix("$ ") for line in out.splitlines() if line.strip().startswith("$ ")]
+    stacks = [c.split()[5] for c in commands if "/cdk " in c]
+    assert stacks == [
+        "CityTasks-Idp-sandbox",
+        "CityTasks-Tasks-sandbox",
+        "CityTasks-Frontend-sandbox",
+        "CityTasks-Idp-sandbox",
+        "CityTasks-Tasks-sandbox",
+    ]
+    assert commands.pop(2) == "(cd frontend && npm ci --no-audit --no-fund && npm run build)"
+    assert all(c.startswith("(cd infra && ./node_modules/.bin/cdk deploy ") for c in commands)
+    assert "--profile city-security" in commands[0]
+    assert "--profile city-sandbox" in commands[1]
+    assert "'issuer=<Issuer output of CityTasks-Idp-sandbox>'" in commands[1]
+    assert "'apiUrl=<ApiUrl output of CityTasks-Tasks-sandbox>'" in commands[2]
+    assert "'frontendUrl=<FrontendUrl output of CityTasks-Frontend-sandbox>'" in commands[3]
+
+
+class FakeCdk:
+    """Stands in for the CDK CLI process: records each call and writes the outputs file it would write."""
+
+    def __init__(self, cwd: Path, outputs: dict[str, dict[str, str]], fail_on: str | None = None) -> None:
+        self.cwd = cwd
+        self.outputs = outputs
+        self.fail_on = fail_on
+        self.calls: list[list[str]] = []
+        self.builds: list[tuple[Path, list[str]]] = []
+        self.events: list[str] = []  # both kinds, in call order
+
+    def __call__(self, argv, cwd, env, check):
+        self.events.append(" ".join(argv[:3]))
+        if argv[0] == "npm":  # the frontend build step
+            self.builds.append((Path(cwd), argv))
+            return subprocess.CompletedProcess(argv, 0)
+        assert Path(cwd) == self.cwd
+        self.calls.append(argv)
+        stack = argv[2]
+        if stack == self.fail_on:
+            return subprocess.CompletedProcess(argv, 1)
+        if "--outputs-file" in argv:
+            target = self.cwd / argv[argv.index("--outputs-file") + 1]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps({stack: self.outputs[stack]}))
+        return subprocess.CompletedProcess(argv, 0)
+
+    def context(self, call: list[str]) -> dict[str, str]:
+        pairs = [call[i + 1] for i, arg in enumerate(call) if arg == "-c"]
+        return dict(pair.split("=", 1) for pair in pairs)
+
+
+class StubbedSessions:
+    """boto3 sessions whose STS/CloudFormation answers come from botocore's Stubber, per profile."""
+
+    def __init__(self, accounts: dict[str, str], frontend_outputs: dict[str, str] | None) -> None:
+        self.accounts = accounts
+        self.frontend_outputs = frontend_outputs
+
+    def __call__(self, profile_name: str):
+        stubs = self
+
+        class Session:
+            def client(self, service: str, region_name: str):
+                client = boto3.Session(
+                    aws_access_key_id="test", aws_secret_access_key="test", region_name=region_name
+                ).client(service)
+                stubber = Stubber(client)
+                if service == "sts":
+                    stubber.add_response(
+                        "get_caller_identity",
+                        {
+                            "Account": stubs.accounts[profile_name],
+                            "Arn": "arn:aws:sts::111111111111:assumed-role/p/u",
+                            "UserId": "AROAEXAMPLEID",
+                        },
+                    )
+                elif stubs.frontend_outputs is None:
+                    stubber.add_client_error(
+                        "describe_stacks",
+                        "ValidationError",
+                        "Stack with id CityTasks-Frontend-sandbox does not exist",
+                    )
+                else:
+                    outputs = [{"OutputKey": k, "OutputValue": v} for k, v in stubs.frontend_outputs.items()]
+                    stubber.add_response(
+                        "describe_stacks",
+                        {
+                            "Stacks": [
+                                {
+                                    "StackName": "CityTasks-Frontend-sandbox",
+                                    "CreationTime": "2026-01-01T00:00:00Z",
+                                    "StackStatus": "CREATE_COMPLETE",
+                                    "Outputs": outputs,
+                                }
+                            ]
+                        },
+                    )
+                stubber.activate()
+                return client
+
+        return Session()
+
+
+def _run_deploy(environments, tmp_path, frontend_outputs, new_frontend=NEW_FRONTEND, fail_on=None):
+    config = environments["sandbox"]
+    cdk = FakeCdk(
+        tmp_path,
+        {
+            "CityTasks-Idp-sandbox": IDP_OUTPUTS,
+            "CityTasks-Tasks-sandbox": {"ApiUrl": API_URL},
+            "CityTasks-Frontend-sandbox": {"FrontendUrl": new_frontend},
+        },
+        fail_on=fail_on,
+    )
+    out = io.StringIO()
+    runner = Runner(dry_run=False, out=out, run=cdk, cwd=tmp_path, check_tools=False)
+    sessions = StubbedSessions(
+        {config.security.profile: config.security.account, config.workload.profile: config.workload.account},
+        frontend_outputs,
+    )
+    deploy.deploy(config, runner, session_factory=sessions)
+    return cdk, out.getvalue()
+
+
+def test_first_deploy_passes_values_forward_and_then_registers_the_new_frontend_url(environments, tmp_path):
+    cdk, out = _run_deploy(environments, tmp_path, frontend_outputs=None)
+    stacks = [call[2] for call in cdk.calls]
+    assert stacks == [
+        "CityTasks-Idp-sandbox",
+        "CityTasks-Tasks-sandbox",
+        "CityTasks-Frontend-sandbox",
+        "CityTasks-Idp-sandbox",
+        "CityTasks-Tasks-sandbox",
+    ]
+    idp, tasks, frontend, idp_again, tasks_again = (cdk.context(c) for c in cdk.calls)
+    assert "frontendUrl" not in idp
+    assert tasks["issuer"] == ISSUER
+    assert tasks["clientIds"] == "web123,load456"
+    assert frontend["apiUrl"] == API_URL
+    assert frontend["webClientId"] == "web123"
+    assert idp_again["frontendUrl"] == NEW_FRONTEND
+    assert tasks_again["frontendUrl"] == NEW_FRONTEND
+    assert f"Done: {NEW_FRONTEND}" in out
+
+
+def test_redeploy_with_an_unchanged_frontend_url_skips_the_callback_update(environments, tmp_path):
+    cdk, out = _run_deploy(environments, tmp_path, frontend_outputs={"FrontendUrl": NEW_FRONTEND})
+    assert [call[2] for call in cdk.calls] == [
+        "CityTasks-Idp-sandbox",
+        "CityTasks-Tasks-sandbox",
+        "CityTasks-Frontend-sandbox",
+    ]
+    assert cdk.context(cdk.calls[0])["frontendUrl"] == NEW_FRONTEND
+    assert "unchanged" in out
+
+
+def test_a_failing_cdk_step_stops_the_deploy_and_names_the_login_helper(environments, tmp_path):
+    with pytest.raises(DeployError, match=r"(?s)step 4 failed .*city-login city-sandbox"):
+        _run_deploy(environments, tmp_path, frontend_outputs=None, fail_on="CityTasks-Tasks-sandbox")
+
+
+def test_missing_profile_points_at_the_login_helper(no_aws):
+    (no_aws / "config").write_text("[profile other]\nregion = us-east-1\n")
+    with pytest.raises(DeployError, match=r"'city-sandbox' is not configured.*city-login city-sandbox"):
+        check_session("city-sandbox", "111111111111", "us-east-1", boto3.Session)
+
+
+def test_expired_sso_session_points_at_the_login_helper(no_aws):
+    (no_aws / "config").write_text(
+        "[profile city-sandbox]\nsso_session = city\nsso_account_id = 111111111111\n"
+        "sso_role_name = Provisioners\nregion = us-east-1\n\n"
+        "[sso-session city]\nsso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\n"
+    )
+    with pytest.raises(
+        DeployError, match=r"SSO session of profile 'city-sandbox' has expired.*city-login city-sandbox"
+    ):
+        check_session("city-sandbox", "111111111111", "us-east-1", boto3.Session)
+
+
+def test_expired_keys_point_at_the_login_helper():
+    def session(profile_name):
+        class Session:
+            def client(self, service, region_name):
+                client = boto3.Session(
+                    aws_access_key_id="old", aws_secret_access_key="old", region_name=region_name
+                ).client(service)
+                stubber = Stubber(client)
+                stubber.add_client_error(
+                    "get_caller_identity", "ExpiredToken", "The security token has expired"
+                )
+                stubber.activate()
+                return client
+
+        return Session()
+
+    with pytest.raises(DeployError, match=r"expired or invalid \(ExpiredToken\).*city-login city-prod"):
+        check_session("city-prod", "444444444444", "us-east-1", session)
+
+
+def test_a_profile_for_the_wrong_account_is_refused(environments, tmp_path):
+    config = environments["sandbox"]
+    sessions = StubbedSessions(
+        {config.security.profile: "999999999999", config.workload.profile: "555555555555"}, None
+    )
+    with pytest.raises(DeployError, match=r"signs in to account 555555555555.*expects 111111111111"):
+        deploy.deploy(
+            config, Runner(dry_run=False, out=io.StringIO(), cwd=tmp_path, check_tools=False), sessions
+        )
+
+
+def test_prod_deploy_asks_before_broadening_permissions(environments):
+    command = deploy.cdk_command("deploy", environments["prod"], "Tasks")
+    assert command.argv[command.argv.index("--require-approval") + 1] == "broadening"
+    assert command.profile == "city-prod"
+    sandbox = deploy.cdk_command("deploy", environments["sandbox"], "Idp")
+    assert sandbox.argv[sandbox.argv.index("--require-approval") + 1] == "never"
+    assert sandbox.profile == "city-security"
+
+
+def test_unknown_environment_is_a_clear_cli_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        deploy.main(["deploy", "--env", "staging", "--dry-run"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'staging'" in capsys.readouterr().err
+
+
+def test_bootstrap_dry_run_covers_both_accounts(environments):
+    out = io.StringIO()
+    deploy.bootstrap(environments["sandbox"], Runner(dry_run=True, out=out))
+    text = out.getvalue()
+    assert "cdk bootstrap aws://999999999999/us-east-1 --profile city-security" in text
+    assert "cdk bootstrap aws://111111111111/us-east-1 --profile city-sandbox" in text
+
+
+def test_diff_dry_run_diffs_each_stack_with_its_own_profile(environments):
+    out = io.StringIO()
+    deploy.diff(environments["dev"], Runner(dry_run=True, out=out))
+    commands = [line.strip() for line in out.getvalue().splitlines() if line.strip().startswith("$ ")]
+    assert [c.split()[5:7] for c in commands] == [
+        ["diff", "CityTasks-Idp-dev"],
+        ["diff", "CityTasks-Tasks-dev"],
+        ["diff", "CityTasks-Frontend-dev"],
+    ]
+    assert "--profile city-security" in commands[0]
+    assert all("--profile city-dev" in c for c in commands[1:])
+
+
+def test_context_values_reach_the_app():
+    import aws_cdk as cdk
+    from infra.app import DeployInputs
+
+    app = cdk.App(context={"issuer": "https://issuer.example", "clientIds": "a, b,,c", "apiUrl": ""})
+    inputs = DeployInputs.from_context(app.node)
+    assert inputs.issuer == "https://issuer.example"
+    assert inputs.client_ids == ("a", "b", "c")
+    assert inputs.api_url is None  # empty means "not known yet"
+
+
+def test_the_web_app_is_built_before_the_frontend_stack_deploys(environments, tmp_path, monkeypatch):
+    frontend = tmp_path / "frontend"
+    frontend.mkdir()
+    (frontend / "package.json").write_text("{}")
+    monkeypatch.setattr(deploy, "FRONTEND_DIR", frontend)
+    cdk, _ = _run_deploy(environments, tmp_path, frontend_outputs={"FrontendUrl": NEW_FRONTEND})
+    assert cdk.builds == [
+        (frontend, ["npm", "ci", "--no-audit", "--no-fund"]),
+        (frontend, ["npm", "run", "build"]),
+    ]
+    assert cdk.events[:5] == [
+        "./node_modules/.bin/cdk deploy CityTasks-Idp-sandbox",
+        "./node_modules/.bin/cdk deploy CityTasks-Tasks-sandbox",
+        "npm ci --no-audit",
+        "npm run build",
+        "./node_modules/.bin/cdk deploy CityTasks-Frontend-sandbox",
+    ]
+
+
+def test_without_a_frontend_project_the_placeholder_is_announced(environments, tmp_path, monkeypatch):
+    monkeypatch.setattr(deploy, "FRONTEND_DIR", tmp_path / "no-frontend")
+    cdk, out = _run_deploy(environments, tmp_path, frontend_outputs={"FrontendUrl": NEW_FRONTEND})
+    assert cdk.builds == []
+    assert "placeholder page" in out
