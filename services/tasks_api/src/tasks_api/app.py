@@ -17,7 +17,7 @@ from tasks_api.auth import AccessTokenVerifier, JwksCache
 from tasks_api.db.engine import create_pool, create_sessionmaker, transactional
 from tasks_api.db.migrate import upgrade
 from tasks_api.logging import AccessLogMiddleware
-from tasks_api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from tasks_api.middleware import BodyLimitMiddleware, CloseWhenDrainingMiddleware, SecurityHeadersMiddleware
 from tasks_api.ratelimit import WriteRateLimiter
 from tasks_api.settings import Settings, get_settings
 from tasks_api.tasks.router import build_router
@@ -113,5 +113,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=7200,
         )
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(CloseWhenDrainingMiddleware, readiness=app.state.readiness)
     app.add_middleware(AccessLogMiddleware)
     return app
