@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Row, Select, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tasks_api.db.models import Task
+
+R = TypeVar("R")
+T = TypeVar("T")
+READ_RETRY_DELAYS = (0.05, 0.25)
 
 
 class InvalidCursorError(ValueError):
@@ -99,11 +105,24 @@ class TaskRepository:
         statement = _list_statement(
             after is not None, bool(filters.status), bool(filters.day), bool(filters.q)
         )
-        return (await self.session.execute(statement, params)).all()
+        return await self._read(lambda: self.session.execute(statement, params), lambda r: r.all())
 
     async def get(self, task_id: int) -> Task | None:
         query = select(Task).where(Task.id == task_id, Task.owner_sub == self.owner)
-        return (await self.session.scalars(query)).one_or_none()
+        return await self._read(lambda: self.session.scalars(query), lambda r: r.one_or_none())
+
+    async def _read(self, run: Callable[[], Awaitable[R]], take: Callable[[R], T]) -> T:
+        """Reads are idempotent: a connection lost under one (fail-over, Aurora resuming, restart) is retried
+        on a fresh connection after a short, bounded backoff. Writes are never retried (they answer 503)."""
+        for delay in (*READ_RETRY_DELAYS, None):
+            try:
+                return take(await run())
+            except DBAPIError as exc:
+                if not exc.connection_invalidated or delay is None:
+                    raise
+                await self.session.rollback()  # drops the dead connection; the next statement gets a new one
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
 
     async def create(self, values: dict[str, Any]) -> Task:
         now = datetime.now(UTC)
