@@ -228,7 +228,7 @@ async def test_rotated_key_is_fetched_once_after_the_window(
     jwks_server: JwksServer, tokens: TokenFactory, signing_key: SigningKey
 ) -> None:
     clock = FakeClock()
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:  # a busy machine must not fail the fetch
         cache = JwksCache(http, min_refetch_seconds=10, clock=clock)
         verifier = AccessTokenVerifier(
             issuer=tokens.issuer, client_ids=[tokens.client_id], jwks_url=jwks_server.jwks_url, jwks=cache
@@ -267,7 +267,7 @@ async def _rotation(
 async def test_verified_token_cache_respects_exp(jwks_server: JwksServer, tokens: TokenFactory) -> None:
     wall = FakeClock()
     wall.now = time.time()
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=30) as http:  # a busy machine must not fail the fetch
         verifier = AccessTokenVerifier(
             issuer=tokens.issuer,
             client_ids=[tokens.client_id],
@@ -297,3 +297,25 @@ def test_settings_default_jwks_url_follows_issuer() -> None:
     assert (
         settings.jwks_url == "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc/.well-known/jwks.json"
     )
+
+
+async def test_token_minted_in_the_current_second_is_accepted(
+    jwks_server: JwksServer, tokens: TokenFactory
+) -> None:
+    # The issuer's clock is a few milliseconds ahead and has just passed a second boundary that ours has not.
+    clock = FakeClock()
+    second = int(time.time())
+    clock.now = second + 0.999
+    async with httpx.AsyncClient(timeout=30) as http:
+        verifier = AccessTokenVerifier(
+            issuer=tokens.issuer,
+            client_ids=[tokens.client_id],
+            jwks_url=jwks_server.jwks_url,
+            jwks=JwksCache(http),
+            clock=clock,
+        )
+        fresh = tokens.access("alice", iat=second + 1, exp=second + 600)
+        assert (await verifier.verify(fresh)).sub == "alice"
+        ahead = tokens.access("alice", iat=second + 2, exp=second + 600)
+        with pytest.raises(TokenError):  # a whole second beyond that is still the future
+            await verifier.verify(ahead)

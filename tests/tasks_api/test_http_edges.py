@@ -68,12 +68,15 @@ async def test_live_and_ready(client: httpx.AsyncClient, app) -> None:
     assert (await client.get("/q/health/live")).status_code == 200  # the original ALB path
     ready = await client.get("/health/ready")
     assert ready.status_code == 200
+    assert "connection" not in ready.headers
     app.state.readiness.draining = True
     try:
         draining = await client.get("/health/ready")
         assert draining.status_code == 503
         assert draining.json()["reason"] == "draining"
-        assert (await client.get("/health/live")).status_code == 200
+        live = await client.get("/health/live")
+        assert live.status_code == 200
+        assert live.headers["connection"] == "close"  # keep-alive clients move on while we drain
     finally:
         app.state.readiness.draining = False
 

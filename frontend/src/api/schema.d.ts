@@ -165,13 +165,6 @@ export interface components {
             /** Id */
             id: number;
             /**
-             * Scheduledfor
-             * Format: date-time
-             * @deprecated
-             * @description Same as slot
-             */
-            scheduledFor: string;
-            /**
              * Slot
              * Format: date-time
              * @description The instant the task was due (UTC)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tasks_api.db.models import Task
 from tasks_api.executions import repository as repo
@@ -396,3 +396,37 @@ async def test_the_loop_survives_a_database_outage(
     finally:
         await executor.stop()
     assert len(effects.performed) == 1
+
+
+async def test_an_idle_pass_is_one_statement_and_the_claim_can_use_the_due_index(engine: AsyncEngine) -> None:
+    clock = FakeClock(utc(2024, 6, 4, 0))
+    await add_tasks(engine, [task_row(now=clock.now()) for _ in range(50)])
+    executor, _ = make_executor(engine, clock)
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await executor.run_once()
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    [statement] = [s for s in statements if not s.strip().upper().startswith(("BEGIN", "ROLLBACK", "COMMIT"))]
+    assert "ORDER BY tasks.next_run_at" in statement
+
+    async with engine.connect() as conn:
+        await conn.execute(text("SET enable_seqscan = off"))
+        plan = (
+            (
+                await conn.execute(
+                    text(
+                        "EXPLAIN SELECT id FROM tasks WHERE next_run_at <= now()"
+                        " ORDER BY next_run_at LIMIT 100 FOR UPDATE SKIP LOCKED"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert any("ix_tasks_due" in line for line in plan), plan

@@ -60,6 +60,8 @@ async def test_executions_are_listed_newest_first_with_their_fields(
     assert [item["slot"] for item in items] == [s.isoformat().replace("+00:00", "Z") for s in reversed(slots)]
     newest, _, oldest = items
     assert newest == {
+        "id": newest["id"],
+        "taskId": task_id,
         "slot": "2024-01-03T19:30:00Z",
         "status": "SUCCEEDED",
         "attempts": 1,

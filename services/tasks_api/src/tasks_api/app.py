@@ -17,7 +17,7 @@ from tasks_api.auth import AccessTokenVerifier, JwksCache
 from tasks_api.db.engine import create_pool, create_sessionmaker, transactional
 from tasks_api.db.migrate import upgrade
 from tasks_api.logging import AccessLogMiddleware
-from tasks_api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from tasks_api.middleware import BodyLimitMiddleware, CloseWhenDrainingMiddleware, SecurityHeadersMiddleware
 from tasks_api.ratelimit import WriteRateLimiter
 from tasks_api.settings import Settings, get_settings
 from tasks_api.tasks.router import build_router
@@ -90,15 +90,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Called with (task id, next run) after each committed task write; the executor registers here.
     app.state.schedule_listeners = []
     # Entered in order during the lifespan; the executor's hook is added when the scheduler is enabled.
-    app.state.lifespan_hooks: list[LifespanHook] = []
+    hooks: list[LifespanHook] = []
+    app.state.lifespan_hooks = hooks
 
     problems.install(app)
     app.include_router(health.router)
     app.include_router(build_router())
     if (executions := _optional(EXECUTIONS_ROUTER_MODULE)) is not None:
         app.include_router(executions.router)  # type: ignore[attr-defined]
-    if settings.scheduler_enabled and (hooks := _optional(EXECUTOR_HOOK_MODULE)) is not None:
-        app.state.lifespan_hooks.append(hooks.lifespan)  # type: ignore[attr-defined]
+    if settings.scheduler_enabled and (executor := _optional(EXECUTOR_HOOK_MODULE)) is not None:
+        hooks.append(executor.lifespan)  # type: ignore[attr-defined]
 
     # Added innermost first: the access log sees everything, including 413s and CORS preflights.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -112,5 +113,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=7200,
         )
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(CloseWhenDrainingMiddleware, readiness=app.state.readiness)
     app.add_middleware(AccessLogMiddleware)
     return app

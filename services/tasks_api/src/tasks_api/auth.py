@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -229,9 +230,12 @@ class AccessTokenVerifier:
         exp, iat, nbf = times["exp"], times["iat"], times["nbf"]
         if exp is None or now >= exp + self.grace:
             raise TokenError("expired")
-        if iat is None or iat > now + self.grace:
+        # iat and nbf are whole seconds: round our clock up, or a token minted by an issuer a few milliseconds
+        # ahead of us, just after a second boundary, would be "from the future".
+        second = math.ceil(now)
+        if iat is None or iat > second + self.grace:
             raise TokenError("issued in the future")
-        if nbf is not None and nbf > now + self.grace:
+        if nbf is not None and nbf > second + self.grace:
             raise TokenError("not yet valid")
 
 

@@ -43,7 +43,7 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
         http="httptools",
         # Longer than the ALB's 60 s idle timeout, so the ALB always closes first (no 502 on reuse).
         timeout_keep_alive=settings.keep_alive_timeout_seconds,
-        timeout_graceful_shutdown=max(settings.drain_seconds * 4, 30),
+        timeout_graceful_shutdown=int(max(settings.drain_seconds * 4, 30)),
         access_log=False,
         log_config=None,
         proxy_headers=True,

@@ -98,3 +98,25 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+class CloseWhenDrainingMiddleware:
+    """While draining, answer with ``Connection: close`` so keep-alive clients reconnect (to a healthy target
+    behind the load balancer) instead of reusing a connection that will be closed under them at shutdown."""
+
+    def __init__(self, app: ASGIApp, readiness: object) -> None:
+        self.app = app
+        self.readiness = readiness
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not getattr(self.readiness, "draining", False):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_closing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(n, v) for n, v in message.get("headers", []) if n.lower() != b"connection"]
+                message["headers"] = [*headers, (b"connection", b"close")]
+            await send(message)
+
+        await self.app(scope, receive, send_closing)

@@ -17,6 +17,8 @@ from tasks_api.domain.schedule import as_utc
 class ExecutionOut(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
 
+    id: int
+    task_id: int
     slot: datetime = Field(validation_alias="scheduled_for", description="The instant the task was due (UTC)")
     status: Literal["CLAIMED", "SUCCEEDED", "FAILED", "MISSED"]
     attempts: int = Field(description="Effect attempts made so far (0 for a missed slot)")

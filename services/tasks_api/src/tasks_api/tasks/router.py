@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,9 +21,15 @@ JSON = "application/json"
 TaskId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The task's id")]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="An ETag from a previous read")]
 Day = Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
-PROBLEM = {"content": {"application/problem+json": {}}}
-ERRORS = {401: PROBLEM, 404: PROBLEM, 422: PROBLEM, 503: PROBLEM}
-WRITE_ERRORS = {**ERRORS, 400: PROBLEM, 412: PROBLEM, 413: PROBLEM, 429: PROBLEM}
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+ERRORS: dict[int | str, dict[str, Any]] = {401: PROBLEM, 404: PROBLEM, 422: PROBLEM, 503: PROBLEM}
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    400: PROBLEM,
+    412: PROBLEM,
+    413: PROBLEM,
+    429: PROBLEM,
+}
 
 
 async def session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -136,7 +142,7 @@ async def delete_task(svc: WriteService, task_id: TaskId, if_match: IfMatch = No
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/api", tags=["tasks"])
-    one = {"response_model": TaskOut, "responses": WRITE_ERRORS}
+    one: dict[str, Any] = {"response_model": TaskOut, "responses": WRITE_ERRORS}
     router.add_api_route(
         "/tasks",
         list_tasks,
@@ -163,7 +169,7 @@ def build_router() -> APIRouter:
         response_class=Response,
     )
     # The original service's paths, kept for its clients.
-    legacy = {"deprecated": True, "tags": ["tasks (original paths)"]}
+    legacy: dict[str, Any] = {"deprecated": True, "tags": ["tasks (original paths)"]}
     router.add_api_route(
         "/task",
         create_task,
