@@ -88,7 +88,8 @@ async def list_tasks(
     q: Annotated[str | None, Query(min_length=1, max_length=60, description="Name contains")] = None,
 ) -> Response:
     settings = request.app.state.settings
-    size = limit or settings.page_limit_default
+    # The default never exceeds the configured maximum (a request without ?limit= must not be refused).
+    size = limit or min(settings.page_limit_default, settings.page_limit_max)
     if size > settings.page_limit_max:
         raise ProblemError(
             422,
