@@ -102,7 +102,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hooks.append(executor.lifespan)  # type: ignore[attr-defined]
 
     # Added innermost first: the access log sees everything, including 413s and CORS preflights.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        timeout_seconds=settings.request_body_timeout_seconds,
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -33,6 +33,7 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
     import uvicorn
 
     from tasks_api.app import create_app
+    from tasks_api.slowclients import protocol_with_header_timeout
 
     app = create_app(settings)
     config = uvicorn.Config(
@@ -40,7 +41,7 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
         host=host or settings.host,
         port=port or settings.port,
         loop="uvloop",
-        http="httptools",
+        http=protocol_with_header_timeout(settings.request_header_timeout_seconds),
         # Longer than the ALB's 60 s idle timeout, so the ALB always closes first (no 502 on reuse).
         timeout_keep_alive=settings.keep_alive_timeout_seconds,
         timeout_graceful_shutdown=int(max(settings.drain_seconds * 4, 30)),

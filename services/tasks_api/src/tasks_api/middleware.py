@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tasks_api.problems import problem_response
@@ -42,11 +44,13 @@ class SecurityHeadersMiddleware:
 
 
 class BodyLimitMiddleware:
-    """413 for bodies above ``max_bytes``: by Content-Length up front, or while a chunked body streams in."""
+    """413 for bodies above ``max_bytes``: by Content-Length up front, or while a chunked body streams in;
+    408 for a body that takes longer than ``timeout_seconds`` to arrive (a slow client pinning a worker)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_seconds: float = 15.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_seconds = timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in {"GET", "HEAD", "OPTIONS", "DELETE"}:
@@ -56,14 +60,17 @@ class BodyLimitMiddleware:
         if declared is not None and declared > self.max_bytes:
             await self._reject(scope, receive, send)
             return
-        if declared is not None:
-            await self.app(scope, receive, send)
-            return
-        # No length given: buffer up to the limit (small by design), then replay.
+        # Buffer the body (at most max_bytes, small by design) under one deadline, then replay it.
         messages: list[Message] = []
         size = 0
+        deadline = asyncio.get_running_loop().time() + self.timeout_seconds
         while True:
-            message = await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                await self._too_slow(scope, receive, send)
+                return
             messages.append(message)
             if message["type"] != "http.request":
                 break
@@ -82,6 +89,14 @@ class BodyLimitMiddleware:
                 return await receive()
 
         await self.app(scope, replay_receive, send)
+
+    async def _too_slow(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            408,
+            f"The request body did not arrive within {self.timeout_seconds:g} s.",
+            headers={"Connection": "close"},
+        )
+        await response(scope, receive, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(

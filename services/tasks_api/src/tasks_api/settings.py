@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     keep_alive_timeout_seconds: int = Field(default=75, ge=1)  # above the ALB's 60 s idle timeout
     drain_seconds: float = Field(default=5.0, ge=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Slow clients (slowloris): the request head and the body must each arrive within these limits.
+    request_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    request_body_timeout_seconds: float = Field(default=15.0, gt=0)
     page_limit_default: int = Field(default=100, ge=1)
     page_limit_max: int = Field(default=500, ge=1)
     write_rate_per_minute: int = Field(default=120, ge=0)  # per user; 0 turns the limit off

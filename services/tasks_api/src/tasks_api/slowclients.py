@@ -1,0 +1,50 @@
+"""Slow-client limits at the HTTP layer (OWASP API4): a request's head must arrive within a time limit.
+
+uvicorn bounds the idle time between requests (the keep-alive timeout) but not a client that opens a request
+and then dribbles its headers a byte at a time (slowloris), which would pin a connection for ever. This
+protocol closes such a connection once the head has taken longer than ``header_timeout`` seconds. The body has
+its own limit, in ``BodyLimitMiddleware``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+
+def protocol_with_header_timeout(header_timeout: float) -> type[asyncio.Protocol]:
+    class HeaderTimeoutProtocol(HttpToolsProtocol):
+        _head_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            # A connection that never sends anything is held only for the keep-alive timeout.
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._cancel_head_timer()
+            self._head_timer = self.loop.call_later(header_timeout, self._head_too_slow)
+
+        def on_headers_complete(self) -> None:
+            self._cancel_head_timer()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._cancel_head_timer()
+            super().connection_lost(exc)
+
+        def _cancel_head_timer(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_too_slow(self) -> None:
+            self._head_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderTimeoutProtocol
