@@ -85,7 +85,9 @@ async def list_tasks(
     cursor: Annotated[str | None, Query(max_length=200, description="From the previous page's Link")] = None,
     status: Annotated[Literal["ACT", "INA"] | None, Query()] = None,
     day: Annotated[Day | None, Query(description="Tasks that run on this day")] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=60, description="Name contains")] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=60, pattern=r"^[^\x00]*$", description="Name contains")
+    ] = None,
 ) -> Response:
     settings = request.app.state.settings
     # The default never exceeds the configured maximum (a request without ?limit= must not be refused).

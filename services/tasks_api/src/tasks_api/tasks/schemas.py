@@ -21,13 +21,15 @@ from tasks_api.domain.days import InvalidDaysError, normalize_days
 
 Status = Literal["ACT", "INA"]
 DeviceOperation = Literal["ACTIVATE", "DEACTIVATE"]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+# PostgreSQL text cannot hold NUL: refuse it here (422), not in the database (500).
+NO_NUL = r"^[^\x00]*$"
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60, pattern=NO_NUL)]
 Hour = Annotated[int, Field(ge=0, le=23, strict=True)]
 Minute = Annotated[int, Field(ge=0, le=59, strict=True)]
-Description = Annotated[str, StringConstraints(max_length=255)]
-Command = Annotated[str, StringConstraints(max_length=255)]
-DeviceId = Annotated[str, StringConstraints(max_length=30)]
-TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Description = Annotated[str, StringConstraints(max_length=255, pattern=NO_NUL)]
+Command = Annotated[str, StringConstraints(max_length=255, pattern=NO_NUL)]
+DeviceId = Annotated[str, StringConstraints(max_length=30, pattern=NO_NUL)]
+TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
 
 # Server-owned fields a client may echo back (the original's app PUTs the whole entity); they are ignored.
 READ_ONLY_FIELDS = ("id", "jobId", "createdAt", "updatedAt", "nextRunAt")
