@@ -204,7 +204,15 @@ def _is_connection(exc: DBAPIError) -> bool:
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem_response(500, "An unexpected error occurred.", instance=request.url.path)
+    # Starlette re-raises after this response and the server then drops the connection: say so, or a
+    # keep-alive client (the ALB) would send its next request down a socket that is about to close.
+    # This response is sent from outside every middleware (Starlette's ServerErrorMiddleware), so the
+    # security headers are added here. Imported late: the middleware module imports this one.
+    from tasks_api.middleware import SECURITY_HEADERS
+
+    headers = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+    headers["Connection"] = "close"
+    return problem_response(500, "An unexpected error occurred.", instance=request.url.path, headers=headers)
 
 
 def install(app: FastAPI) -> None:
