@@ -81,8 +81,8 @@ def test_sigterm_under_load_drains_without_a_failed_request(
             payload = json.dumps(task_body("in flight at shutdown")).encode()
 
             def chunks():
-                for k in range(0, len(payload), 16):
-                    yield payload[k : k + 16]
+                for k in range(0, len(payload), 8):  # about 2.5 s of sending
+                    yield payload[k : k + 8]
                     time.sleep(0.1)
 
             with httpx.Client(base_url=api.base_url, timeout=15) as own:
