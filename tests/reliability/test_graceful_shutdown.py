@@ -72,7 +72,26 @@ def test_sigterm_under_load_drains_without_a_failed_request(
         time.sleep(1.0)
         signalled = time.monotonic()
         api.terminate()
-        ready = httpx.get(api.base_url + "/health/ready", timeout=2)
+
+        def probe() -> None:
+            # New connections, every 50 ms from the signal on, until one is refused.
+            deadline = signalled + DRAIN_SECONDS + 10
+            while time.monotonic() < deadline:
+                now = time.monotonic() - signalled
+                if _accepts_connections(api.port):
+                    accepted_at.append(now)
+                else:
+                    refused_at.append(now)
+                    return
+                time.sleep(0.05)
+
+        prober = threading.Thread(target=probe, daemon=True)
+        prober.start()
+        # Readiness turns at once: give the signal handler a moment, not the drain window.
+        while (ready := httpx.get(api.base_url + "/health/ready", timeout=2)).status_code == 200:
+            assert time.monotonic() - signalled < DRAIN_SECONDS / 4, "readiness still 200 after the signal"
+            time.sleep(0.02)
+        ready_after = time.monotonic() - signalled
         assert ready.status_code == 503
         assert ready.json()["reason"] == "draining"
 
@@ -101,14 +120,7 @@ def test_sigterm_under_load_drains_without_a_failed_request(
             t.halt.set()
         for t in traffic:
             t.join(timeout=15)
-        # Probe for new connections until they are refused (or the process is gone).
-        deadline = signalled + DRAIN_SECONDS + 10
-        while time.monotonic() < deadline:
-            now = time.monotonic() - signalled
-            (accepted_at if _accepts_connections(api.port) else refused_at).append(now)
-            if refused_at:
-                break
-            time.sleep(0.05)
+        prober.join(timeout=DRAIN_SECONDS + 15)
         uploader.join(timeout=15)
         exit_code = api.process.wait(timeout=30)
     finally:
@@ -119,7 +131,8 @@ def test_sigterm_under_load_drains_without_a_failed_request(
     statuses = sum((t.statuses for t in traffic), Counter())
     failures = [f for t in traffic for f in t.failures]
     print(
-        f"\nshutdown: {sum(statuses.values())} requests {dict(statuses)}, {len(failures)} failed; "
+        f"\nshutdown: readiness 503 {ready_after:.2f} s after SIGTERM; "
+        f"{sum(statuses.values())} requests {dict(statuses)}, {len(failures)} failed; "
         f"new connections accepted until {max(accepted_at):.2f} s, first refused at {refused_at[0]:.2f} s "
         f"after SIGTERM (drain {DRAIN_SECONDS} s); slow upload {slow_upload}"
     )
