@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.browser import screenshot
 from tests.e2e.conftest import LOCAL_CONFIG
@@ -23,7 +24,7 @@ def test_home_page_renders_without_console_errors(frontend_dist, chromium, conso
         assert heading.inner_text() == "City Tasks"
         assert page.get_by_role("button", name="Sign in to manage your tasks").is_visible()
         # Focus starts on the page heading (focus management for keyboard and screen-reader users).
-        assert page.evaluate("document.activeElement.tagName") == "H1"
+        expect(heading).to_be_focused()
         assert page.title() == "City Tasks · City Tasks"
         screenshot(page, "01-home")
         context.close()

@@ -325,7 +325,8 @@ def scenario(stack: Stack, context, page, console: AppConsole, email: str, name:
     zone_error.wait_for()
     assert zone_error.inner_text().strip()
     assert page.get_by_label("Time zone").get_attribute("aria-invalid") == "true"
-    assert page.evaluate("document.activeElement.id") == "field-timeZone"
+    # Focus moves in an effect after the error renders: expect() retries until it has (bounded).
+    expect(page.get_by_label("Time zone")).to_be_focused()
     screenshot(page, "09-task-form-validation-error")
 
     # --- a stale edit from a second tab: the API answers 412 and the form says so ------------------------
@@ -395,7 +396,7 @@ def scenario(stack: Stack, context, page, console: AppConsole, email: str, name:
     page.get_by_role("button", name="Delete").click()
     dialog = page.get_by_role("dialog", name="Delete this task?")
     dialog.wait_for()
-    assert page.evaluate("document.activeElement.textContent") == "Cancel"  # the safe choice first
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()  # the safe choice first
     screenshot(page, "14-delete-confirmation")
     dialog.get_by_role("button", name="Delete task").click()
     expect_heading(page, "Your tasks")
