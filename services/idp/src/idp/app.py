@@ -27,11 +27,17 @@ def build_pool(settings: Settings) -> UserPool:
     store = Store(settings.database_url)
     pool = UserPool(settings, store, seed.pool_id)
     apply_seed(store, seed, pool.passwords.hash, pool.clock())
-    if any((u or {}).get("totp_secret") for u in seed.data.get("users") or []):
-        log.warning(
-            "seed %s has demo users with FIXED, PUBLIC passwords and TOTP secrets: LOCAL DEVELOPMENT ONLY",
-            settings.seed_file,
-        )
+    for user in seed.data.get("users") or []:
+        if (user or {}).get("totp_secret"):
+            # The seed file is public on purpose: `docker compose up` users read the demo login here.
+            log.warning(
+                "LOCAL DEVELOPMENT ONLY demo login from %s (public, fixed values): %s / %s; "
+                "current TOTP code: idp totp %s",
+                settings.seed_file,
+                user["email"],
+                user.get("password", "?"),
+                user["email"],
+            )
     pool.keys.ensure_key()
     pool.local_client = LocalCognitoClient(lambda op, params: cognito_api.dispatch(pool, op, params))
     return pool
