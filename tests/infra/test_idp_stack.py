@@ -120,10 +120,8 @@ def test_prod_callbacks_use_the_configured_domain(synth_env):
         "AWS::Cognito::UserPoolClient",
         {
             "ClientName": "city-tasks-web",
-            "CallbackURLs": [
-                "http://localhost:8100/auth/callback",
-                "https://app.city-tasks.example.com/auth/callback",
-            ],
+            "CallbackURLs": ["https://app.city-tasks.example.com/auth/callback"],
+            "LogoutURLs": ["https://app.city-tasks.example.com/"],
         },
     )
 
