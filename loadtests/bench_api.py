@@ -1,6 +1,7 @@
 """Tasks API throughput: hello vs authenticated list vs create, on a real server and a throwaway Postgres.
 
     uv run python loadtests/bench_api.py [--seconds 8] [--connections 16] [--servers uvicorn,granian]
+        [--db-pool-size 4] [--db-max-overflow 0]
 
 Starts Postgres (tests.support.postgres), a JWKS server, then each server in turn (one worker process) with a
 few hundred tasks for one user, and drives it from a separate process with a small keep-alive HTTP/1.1 load
@@ -251,6 +252,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--servers", default="uvicorn,granian")
+    # PostgreSQL shares this host's cores with the API and the load generator, so the pool is sized to the
+    # host, not to the client count: with more connections than requests in flight at the database, the
+    # pool's overflow is opened and closed all the time (a backend fork and a TLS attempt per connection).
+    parser.add_argument("--db-pool-size", type=int, default=4)
+    parser.add_argument("--db-max-overflow", type=int, default=0)
     args = parser.parse_args()
     (ROOT / "loadtests" / "reports").mkdir(parents=True, exist_ok=True)
 
@@ -268,6 +274,8 @@ def main() -> int:
             "WRITE_RATE_PER_MINUTE": "0",
             "DRAIN_SECONDS": "0",
             "LOG_LEVEL": "INFO",
+            "DB_POOL_SIZE": str(args.db_pool_size),
+            "DB_MAX_OVERFLOW": str(args.db_max_overflow),
         }
         scenarios = [
             ("hello", http_request("GET", "/health/live"), 200),
@@ -288,7 +296,8 @@ def main() -> int:
                 stop_server(proc)
 
     print(f"\nTasks API benchmark: {args.connections} connections, {args.seconds:.0f} s per scenario, "
-          f"{os.cpu_count()} CPUs, {SEED_TASKS} tasks for the user\n")  # fmt: skip
+          f"{os.cpu_count()} CPUs, {SEED_TASKS} tasks for the user, DB pool {args.db_pool_size}"
+          f"+{args.db_max_overflow}\n")  # fmt: skip
     print(
         f"{'server':8} {'scenario':8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6} {'vs hello':>8}"
     )

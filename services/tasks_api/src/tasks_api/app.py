@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
 import logging
@@ -67,10 +68,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             for hook in app.state.lifespan_hooks:
                 await stack.enter_async_context(hook(app))
+            _freeze_startup_heap()
             yield
     finally:
         await http.aclose()
         await pool.dispose()
+
+
+def _freeze_startup_heap() -> None:
+    """Move everything allocated while starting (modules, models, routes, compiled schemas) out of the
+    collector's sight: a full collection otherwise walks that whole heap, a pause of tens of ms under load."""
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
