@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import gc
-import importlib
-import importlib.util
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -17,6 +15,8 @@ from tasks_api import health, problems
 from tasks_api.auth import AccessTokenVerifier, JwksCache
 from tasks_api.db.engine import create_pool, create_sessionmaker, transactional
 from tasks_api.db.migrate import upgrade
+from tasks_api.executions import hooks as executor_hooks
+from tasks_api.executions.router import router as executions_router
 from tasks_api.logging import AccessLogMiddleware
 from tasks_api.middleware import BodyLimitMiddleware, CloseWhenDrainingMiddleware, SecurityHeadersMiddleware
 from tasks_api.ratelimit import WriteRateLimiter
@@ -27,19 +27,6 @@ log = logging.getLogger("tasks_api")
 
 # Something to run for the life of the app (entered after the database is ready, left before it closes).
 LifespanHook = Callable[[FastAPI], AbstractAsyncContextManager[None]]
-
-# Optional parts, found by module name so that this file does not change when they arrive.
-EXECUTIONS_ROUTER_MODULE = "tasks_api.executions.router"  # must define `router: APIRouter`
-EXECUTOR_HOOK_MODULE = "tasks_api.executions.hooks"  # must define `lifespan(app) -> async context manager`
-
-
-def _optional(module: str) -> object | None:
-    try:
-        if importlib.util.find_spec(module) is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    return importlib.import_module(module)
 
 
 @asynccontextmanager
@@ -105,10 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(health.router)
     app.include_router(build_router())
-    if (executions := _optional(EXECUTIONS_ROUTER_MODULE)) is not None:
-        app.include_router(executions.router)  # type: ignore[attr-defined]
-    if settings.scheduler_enabled and (executor := _optional(EXECUTOR_HOOK_MODULE)) is not None:
-        hooks.append(executor.lifespan)  # type: ignore[attr-defined]
+    app.include_router(executions_router)
+    if settings.scheduler_enabled:
+        hooks.append(executor_hooks.lifespan)
 
     # Added innermost first: the access log sees everything, including 413s and CORS preflights.
     app.add_middleware(

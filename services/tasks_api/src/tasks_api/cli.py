@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import logging
 import sys
 import threading
@@ -16,7 +15,6 @@ from tasks_api import logging as json_logging
 from tasks_api.settings import Settings
 
 log = logging.getLogger("tasks_api.cli")
-WORKER_MODULE = "tasks_api.executions.worker"  # must define `async def run(settings: Settings) -> None`
 
 
 def _settings() -> Settings:
@@ -139,9 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         log.info("migrations applied", extra={"revision": revision, "down": args.down})
         return 0
-    if importlib.util.find_spec(WORKER_MODULE) is None:
-        print("tasks-api: this build has no scheduler worker", file=sys.stderr)
-        return 2
-    worker = importlib.import_module(WORKER_MODULE)
+    from tasks_api.executions import worker  # only the worker command needs it
+
     asyncio.run(worker.run(settings))
     return 0
