@@ -15,15 +15,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import jwt
 import pyotp
 import pytest
 from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
 
-from tests.idp.support import RunningIdp, free_port
+from tests.idp.support import RunningIdp
 from tests.idp.test_cognito_api import setup_mfa
+from tests.support.moto import client as moto_client
+from tests.support.moto import moto_server
 
 PASSWORD = "Str0ng-Passw0rd!"
 FREE_MAPS = {"ChallengeParameters"}  # string-to-string maps whose keys are not part of the shape
@@ -60,41 +60,32 @@ class Backend:
 def moto_backend() -> Iterator[Backend]:
     previous = os.environ.get("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP")
     os.environ["MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"] = "true"
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
     try:
-        client = boto3.client(
-            "cognito-idp",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            region_name="us-east-1",
-            aws_access_key_id="x",
-            aws_secret_access_key="x",
-        )
-        pool = client.create_user_pool(
-            PoolName="conformance",
-            UsernameAttributes=["email"],
-            AutoVerifiedAttributes=["email"],
-            MfaConfiguration="ON",
-            Schema=[
-                {"Name": "email", "Required": True, "AttributeDataType": "String"},
-                {"Name": "name", "Required": True, "AttributeDataType": "String"},
-            ],
-        )["UserPool"]
-        client.set_user_pool_mfa_config(
-            UserPoolId=pool["Id"], SoftwareTokenMfaConfiguration={"Enabled": True}, MfaConfiguration="ON"
-        )
-        app = client.create_user_pool_client(
-            UserPoolId=pool["Id"],
-            ClientName="web",
-            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-        )["UserPoolClient"]
-        client.create_group(UserPoolId=pool["Id"], GroupName="Users")
-        yield Backend(
-            "moto", client, pool["Id"], app["ClientId"], lambda _email: "123456", _moto_first_tokens
-        )
+        with moto_server() as url:
+            client = moto_client("cognito-idp", url)
+            pool = client.create_user_pool(
+                PoolName="conformance",
+                UsernameAttributes=["email"],
+                AutoVerifiedAttributes=["email"],
+                MfaConfiguration="ON",
+                Schema=[
+                    {"Name": "email", "Required": True, "AttributeDataType": "String"},
+                    {"Name": "name", "Required": True, "AttributeDataType": "String"},
+                ],
+            )["UserPool"]
+            client.set_user_pool_mfa_config(
+                UserPoolId=pool["Id"], SoftwareTokenMfaConfiguration={"Enabled": True}, MfaConfiguration="ON"
+            )
+            app = client.create_user_pool_client(
+                UserPoolId=pool["Id"],
+                ClientName="web",
+                ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            )["UserPoolClient"]
+            client.create_group(UserPoolId=pool["Id"], GroupName="Users")
+            yield Backend(
+                "moto", client, pool["Id"], app["ClientId"], lambda _email: "123456", _moto_first_tokens
+            )
     finally:
-        server.stop()
         if previous is None:
             os.environ.pop("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", None)
         else:

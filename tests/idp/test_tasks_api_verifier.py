@@ -7,15 +7,15 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import boto3
 import httpx
 import pyotp
 from asgi_lifespan import LifespanManager
-from moto.server import ThreadedMotoServer
 from tasks_api.app import create_app
 from tasks_api.settings import Settings as ApiSettings
 
-from tests.idp.support import RunningIdp, free_port
+from tests.idp.support import RunningIdp
+from tests.support.moto import client as moto_client
+from tests.support.moto import moto_server
 
 TASK = {
     "name": "Water plants",
@@ -99,18 +99,8 @@ async def test_tasks_api_accepts_tokens_from_this_idp(idp: RunningIdp, tmp_path:
 
 
 async def test_tasks_api_accepts_tokens_from_moto_when_configured_for_it(tmp_path: Path) -> None:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        moto_url = f"http://127.0.0.1:{port}"
-        cognito = boto3.client(
-            "cognito-idp",
-            endpoint_url=moto_url,
-            region_name="us-east-1",
-            aws_access_key_id="x",
-            aws_secret_access_key="x",
-        )
+    with moto_server() as moto_url:
+        cognito = moto_client("cognito-idp", moto_url)
         pool = cognito.create_user_pool(PoolName="api", UsernameAttributes=["email"])["UserPool"]
         client_id = cognito.create_user_pool_client(
             UserPoolId=pool["Id"], ClientName="web", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"]
@@ -134,5 +124,3 @@ async def test_tasks_api_accepts_tokens_from_moto_when_configured_for_it(tmp_pat
             created = await api.post("/api/tasks", json=TASK, headers=bearer)
             assert created.status_code == 201, created.text
             assert len((await api.get("/api/tasks", headers=bearer)).json()) == 1
-    finally:
-        server.stop()

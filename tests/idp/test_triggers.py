@@ -7,15 +7,15 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import jwt
 import pyotp
 import pytest
 from idp.triggers import post_confirmation, pre_token_generation
-from moto.server import ThreadedMotoServer
 
 from tests.idp.support import RunningIdp, free_port, idp_settings, running_idp
 from tests.idp.test_cognito_api import PASSWORD, setup_mfa, sign_up_and_confirm
+from tests.support.moto import client as moto_client
+from tests.support.moto import moto_server
 
 
 def _event(pool_id: str, username: str, source: str = "PostConfirmation_ConfirmSignUp") -> dict:
@@ -67,17 +67,8 @@ def test_post_confirmation_as_deployed_talks_to_the_configured_endpoint(
 
 
 def test_post_confirmation_against_moto() -> None:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        client = boto3.client(
-            "cognito-idp",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            region_name="us-east-1",
-            aws_access_key_id="x",
-            aws_secret_access_key="x",
-        )
+    with moto_server() as url:
+        client = moto_client("cognito-idp", url)
         pool = client.create_user_pool(PoolName="p")["UserPool"]["Id"]
         client.create_group(UserPoolId=pool, GroupName="Users")
         client.admin_create_user(UserPoolId=pool, Username="ann", MessageAction="SUPPRESS")
@@ -88,8 +79,6 @@ def test_post_confirmation_against_moto() -> None:
         post_confirmation.handler(_event(pool, "ann"), None, cognito=client)
         groups = client.admin_list_groups_for_user(UserPoolId=pool, Username="ann")["Groups"]
         assert [g["GroupName"] for g in groups] == ["Users"]
-    finally:
-        server.stop()
 
 
 def test_pre_token_generation_adds_claims_but_not_protected_ones(

@@ -6,7 +6,6 @@ Run: uv run python -m tests.org.bench_plan   (not a test; prints figures for doc
 from __future__ import annotations
 
 import io
-import logging
 import os
 import statistics
 import time
@@ -16,7 +15,8 @@ from pathlib import Path
 import boto3
 from city_org.aws import OrgClients, make_org_clients
 from city_org.cli import main
-from moto.server import ThreadedMotoServer
+
+from tests.support.moto import moto_server
 
 SPEC = Path(__file__).resolve().parents[2] / "infra" / "org" / "organization.yaml"
 
@@ -37,13 +37,9 @@ def timed(argv: list[str], calls: Counter[str]) -> float:
 
 
 def run() -> None:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
+    with moto_server() as url:
         os.environ.update(
-            AWS_ENDPOINT_URL=f"http://{host}:{port}",
+            AWS_ENDPOINT_URL=url,
             AWS_ACCESS_KEY_ID="bench",
             AWS_SECRET_ACCESS_KEY="bench",
             AWS_DEFAULT_REGION="us-east-1",
@@ -61,8 +57,6 @@ def run() -> None:
             f"{sum(plan_calls.values())} API calls each"
         )
         print("calls per plan:", ", ".join(f"{name} {n}" for name, n in plan_calls.most_common()))
-    finally:
-        server.stop()
 
 
 if __name__ == "__main__":

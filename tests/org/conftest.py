@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import shutil
 import urllib.request
 from collections.abc import Iterator
@@ -11,7 +10,8 @@ from pathlib import Path
 import boto3
 import pytest
 from city_org.aws import OrgClients, make_org_clients
-from moto.server import ThreadedMotoServer
+
+from tests.support.moto import moto_server
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC_DIR = REPO / "infra" / "org"
@@ -19,14 +19,8 @@ SPEC_DIR = REPO / "infra" / "org"
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns test output
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture

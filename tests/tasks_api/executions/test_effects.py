@@ -12,7 +12,6 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tasks_api.executions.clock import FakeClock
 from tasks_api.executions.effects import EventPublisher, TaskEffects
@@ -20,6 +19,7 @@ from tasks_api.executions.executor import Executor
 from tasks_api.executions.repository import Due
 from tasks_api.settings import Settings
 
+from tests.support.moto import moto_server
 from tests.tasks_api.executions.conftest import add_task, executions_of
 
 BUS = "city-tasks"
@@ -38,13 +38,9 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def moto_url(aws_env: None) -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    yield url
-    httpx.post(f"{url}/moto-api/reset")  # moto keeps its state per process, across servers
-    server.stop()
+    with moto_server() as url:
+        yield url
+        httpx.post(f"{url}/moto-api/reset")  # moto keeps its state per process, across servers
 
 
 @pytest.fixture

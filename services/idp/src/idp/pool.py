@@ -615,20 +615,7 @@ class UserPool:
         refresh_token = None
         if origin_jti is None:
             origin_jti = str(uuid.uuid4())
-            refresh_token = secrets.token_urlsafe(64)
-            with self.store.begin() as db:
-                db.add(
-                    RefreshToken(
-                        token_digest=digest(refresh_token),
-                        sub=subject.sub,
-                        client_id=client_id,
-                        scope=scope,
-                        origin_jti=origin_jti,
-                        auth_time=auth_time,
-                        expires_at=now + self.settings.refresh_token_seconds,
-                        revoked=False,
-                    )
-                )
+            refresh_token = self._store_refresh_token(subject, client_id, scope, origin_jti, auth_time, now)
         event = {
             "version": "1",
             "triggerSource": trigger_source,
@@ -955,11 +942,10 @@ class UserPool:
             return OAuthFailure("invalid_grant", "code_verifier sent but no code_challenge was")
         return None
 
-    def _issue_for_code(
-        self, subject: Subject, client_id: str, scope: str, auth_time: int, nonce: str | None, origin: str
-    ) -> dict[str, Any]:
-        # The refresh token's origin_jti is derived from the code so that a replayed code can revoke it.
-        now = int(self.clock())
+    def _store_refresh_token(
+        self, subject: Subject, client_id: str, scope: str, origin_jti: str, auth_time: int, now: int
+    ) -> str:
+        """A new opaque refresh token; only its digest is stored."""
         refresh_token = secrets.token_urlsafe(64)
         with self.store.begin() as db:
             db.add(
@@ -968,12 +954,21 @@ class UserPool:
                     sub=subject.sub,
                     client_id=client_id,
                     scope=scope,
-                    origin_jti=origin,
+                    origin_jti=origin_jti,
                     auth_time=auth_time,
                     expires_at=now + self.settings.refresh_token_seconds,
                     revoked=False,
                 )
             )
+        return refresh_token
+
+    def _issue_for_code(
+        self, subject: Subject, client_id: str, scope: str, auth_time: int, nonce: str | None, origin: str
+    ) -> dict[str, Any]:
+        # The refresh token's origin_jti is derived from the code so that a replayed code can revoke it.
+        refresh_token = self._store_refresh_token(
+            subject, client_id, scope, origin, auth_time, int(self.clock())
+        )
         result = self.issue(
             subject, client_id, scope, auth_time, "TokenGeneration_HostedAuth", nonce=nonce, origin_jti=origin
         )
