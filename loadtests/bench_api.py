@@ -17,7 +17,6 @@ import json
 import multiprocessing as mp
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.support.net import free_port  # noqa: E402
 from tests.support.postgres import ThrowawayPostgres  # noqa: E402
 from tests.support.tokens import DEFAULT_CLIENT_ID, JwksServer, TokenFactory, new_signing_key  # noqa: E402
 
@@ -38,12 +38,6 @@ OWNER = "bench-user"
 BODY = json.dumps(
     {"name": "Bench task", "hour": 7, "minute": 30, "executionDays": "MON,WED,FRI", "deviceId": "dev-1"}
 ).encode()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- load generator (runs in its own process) ---------------------------------------------------------
@@ -285,7 +279,7 @@ def main() -> int:
         results: dict[str, dict[str, dict]] = {}
         ceiling = measure_db_ceiling(database_url, args.seconds, args.connections)
         for kind in [s.strip() for s in args.servers.split(",") if s.strip()]:
-            port = _free_port()
+            port = free_port()
             proc = start_server(kind, port, env)
             try:
                 wait_ready(port, proc)

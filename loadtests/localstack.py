@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ from types import TracebackType
 from typing import IO, Any
 
 import httpx
+
+from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_FILE = ROOT / "services" / "idp" / "seed.yaml"
@@ -37,12 +38,6 @@ def missing_services() -> list[str]:
         if not found:
             missing.append(name)
     return missing
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)

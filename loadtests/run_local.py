@@ -16,10 +16,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from loadtests.localstack import LocalStack, StackConfig, free_port, missing_services
+from loadtests.localstack import LocalStack, StackConfig, missing_services
 from loadtests.runner import ROOT, RunSpec, run_locust
 from loadtests.thresholds import Thresholds
 from loadtests.users import PoolCreator, save_pool
+from tests.support.net import free_port
 
 REPORTS = ROOT / "loadtests" / "reports"
 

@@ -37,12 +37,6 @@ def missing_pieces() -> list[str]:
     return missing
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def port_is_free(port: int) -> bool:
     with socket.socket() as sock:
         try:

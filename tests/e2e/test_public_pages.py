@@ -74,7 +74,7 @@ def test_broken_runtime_config_is_explained(frontend_dist, chromium, console):
 
 
 def test_unreachable_idp_is_explained_not_thrown(frontend_dist, chromium, console):
-    from tests.e2e.stack import free_port
+    from tests.support.net import free_port
 
     dead = f"http://localhost:{free_port()}"
     config = {**LOCAL_CONFIG, "authority": f"{dead}/us-east-1_LocalPool", "hostedUiDomain": dead}

@@ -31,13 +31,13 @@ from tests.e2e.stack import (
     Service,
     console_script,
     devstack_web_server,
-    free_port,
     missing_pieces,
     port_is_free,
     run_once,
     tail,
 )
 from tests.e2e.web_server import WebServer
+from tests.support.net import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.idp.support import RunningIdp, free_port, idp_settings, running_idp
+from tests.idp.support import RunningIdp, idp_settings, running_idp
+from tests.support.net import free_port
 
 
 @pytest.fixture(scope="module")

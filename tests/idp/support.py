@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,12 +19,6 @@ from idp.pool import UserPool
 from idp.settings import Settings
 
 CODE_RE = re.compile(r"confirmation code for (\S+) is (\d{6})")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class CodeInbox(logging.Handler):

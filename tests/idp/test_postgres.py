@@ -13,8 +13,9 @@ import pytest
 from botocore.exceptions import ClientError
 from idp.store import User
 
-from tests.idp.support import RunningIdp, free_port, idp_settings, running_idp
+from tests.idp.support import RunningIdp, idp_settings, running_idp
 from tests.idp.test_cognito_api import CLIENT, PASSWORD, mfa_login, setup_mfa, sign_up_and_confirm
+from tests.support.net import free_port
 
 
 def test_flow_on_postgres(postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -14,15 +13,10 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.net import free_port
 from tests.support.tokens import DEFAULT_CLIENT_ID
 
 START_TIMEOUT_SECONDS = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def api_env(database_url: str, issuer: str, **overrides: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ import pytest
 
 from devstack.cli import parse_args
 from tests.stack.dockerfile import REPO
-from tests.stack.servers import free_port
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 import sys
 import textwrap
 import time
@@ -14,14 +13,9 @@ import psutil
 import pytest
 
 from devstack.processes import Console, Service, StackError, Supervisor
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _python(code: str) -> list[str]:
@@ -53,7 +47,7 @@ def _output(sup: Supervisor) -> str:
 
 
 def test_service_becomes_healthy_and_its_lines_are_prefixed(supervisor: Supervisor, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     service = supervisor.start(Service("fake-idp", [*_python(HTTP_SERVER), str(port)], {}, tmp_path))
     supervisor.wait_healthy(service, f"http://127.0.0.1:{port}/", timeout=20)
     supervisor.stop_all(grace=5)
@@ -62,7 +56,7 @@ def test_service_becomes_healthy_and_its_lines_are_prefixed(supervisor: Supervis
 
 
 def test_health_check_can_refuse_a_wrong_answer(supervisor: Supervisor, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     service = supervisor.start(Service("fake-idp", [*_python(HTTP_SERVER), str(port)], {}, tmp_path))
     with pytest.raises(StackError, match="issuer is wrong"):
         supervisor.wait_healthy(service, f"http://127.0.0.1:{port}/", 20, check=lambda r: "issuer is wrong")
@@ -72,13 +66,13 @@ def test_a_service_that_dies_while_starting_is_reported(supervisor: Supervisor, 
     service = supervisor.start(Service("broken", _python("import sys; print('bad config'); sys.exit(3)"), {},
                                        tmp_path))  # fmt: skip
     with pytest.raises(StackError, match="broken exited with code 3"):
-        supervisor.wait_healthy(service, f"http://127.0.0.1:{_free_port()}/", timeout=20)
+        supervisor.wait_healthy(service, f"http://127.0.0.1:{free_port()}/", timeout=20)
 
 
 def test_a_service_that_never_answers_times_out(supervisor: Supervisor, tmp_path: Path) -> None:
     service = supervisor.start(Service("silent", _python("import time; time.sleep(60)"), {}, tmp_path))
     with pytest.raises(StackError, match="not healthy"):
-        supervisor.wait_healthy(service, f"http://127.0.0.1:{_free_port()}/", timeout=1)
+        supervisor.wait_healthy(service, f"http://127.0.0.1:{free_port()}/", timeout=1)
 
 
 def test_one_shot_step_must_succeed(supervisor: Supervisor, tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from devstack.webserver import create_app
-from tests.stack.servers import free_port, serving
+from tests.stack.servers import serving
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.timeout(60)
 CONFIG = {"apiUrl": "", "authority": "http://localhost:9229/us-east-1_LocalPool", "clientId": "web",

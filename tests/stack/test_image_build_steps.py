@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.stack.dockerfile import REPO, dockerignore_rules, in_context, parse
-from tests.stack.servers import free_port
+from tests.support.net import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 # runtime stage -> (build stage, console script, importable module, the variables that move its port and host)

@@ -25,7 +25,7 @@ from devstack.config import SEED_FILE
 from devstack.seed import read_seed
 from devstack.token import demo_access_token
 from tests.stack.dockerfile import REPO
-from tests.stack.servers import free_port
+from tests.support.net import free_port
 
 MISSING = [m for m in ("tasks_api.cli", "idp.cli") if importlib.util.find_spec(m) is None]
 pytestmark = [

@@ -26,13 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from tests.support.net import free_port
+
 ASYNC_SCHEME = "postgresql+asyncpg"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _find_bindir() -> Path:
@@ -182,7 +178,7 @@ class ThrowawayPostgres:
         root = Path(tempfile.mkdtemp(prefix="city-pg-"))
         self._owned_tmp.append(root)
         self._datadir = root / "data"
-        self._port = _free_port()
+        self._port = free_port()
         if os.geteuid() == 0:
             pw = pwd.getpwnam("postgres")
             os.chown(root, pw.pw_uid, pw.pw_gid)

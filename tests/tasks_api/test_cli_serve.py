@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,9 @@ import time
 import httpx
 import pytest
 
+from tests.support.net import free_port
 from tests.support.tokens import DEFAULT_CLIENT_ID, JwksServer, TokenFactory
 from tests.tasks_api.conftest import task_body
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_ready(base: str, process: subprocess.Popen, timeout: float = 30) -> None:
@@ -41,7 +35,7 @@ def _wait_ready(base: str, process: subprocess.Popen, timeout: float = 30) -> No
 def test_serve_then_sigterm_drains_before_stopping(
     postgres_url: str, jwks_server: JwksServer, tokens: TokenFactory
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": postgres_url,
