@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
+import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -162,3 +163,33 @@ async def test_one_json_access_line_per_request_without_the_token(
     token = alice["Authorization"].split()[1]
     assert token not in json.dumps(line)
     assert token[:20] not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress"), 503),
+        (asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"), 503),
+        (asyncpg.CannotConnectNowError("the database system is starting up"), 503),
+        (asyncpg.AdminShutdownError("terminating connection due to administrator command"), 503),
+        (asyncpg.QueryCanceledError("canceling statement due to statement timeout"), 503),
+        (asyncpg.UniqueViolationError("duplicate key value violates unique constraint"), 500),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value),
+)
+async def test_driver_errors_of_the_task_routes(api_settings, error: Exception, status: int) -> None:
+    # The task routes run statements on asyncpg directly: its errors get the same answers as SQLAlchemy's.
+    app = create_app(api_settings)
+
+    @app.get("/driver-error")
+    async def fail() -> None:
+        raise error
+
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get("/driver-error")
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    assert ("retry-after" in response.headers) == (status == 503)
+    assert "duplicate key" not in response.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -142,3 +143,31 @@ async def test_patch_validates_merged_fields(client: httpx.AsyncClient, alice) -
         assert response.status_code == 422
         assert field in {e["field"] for e in response.json()["errors"]}
     assert (await client.get(f"/api/tasks/{created['id']}", headers=alice)).json() == created
+
+
+async def test_body_must_be_sent_as_json(client: httpx.AsyncClient, alice) -> None:
+    body = json.dumps(task_body())
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {**alice} if content_type is None else {**alice, "Content-Type": content_type}
+        response = await client.post("/api/tasks", content=body, headers=headers)
+        assert response.status_code == 415, (content_type, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+    assert (await client.get("/api/tasks", headers=alice)).json() == []
+
+
+async def test_json_media_types_with_parameters_and_suffixes_are_json(
+    client: httpx.AsyncClient, alice
+) -> None:
+    created = await client.post(
+        "/api/tasks",
+        content=json.dumps(task_body()),
+        headers={**alice, "Content-Type": "application/json; charset=utf-8"},
+    )
+    assert created.status_code == 201, created.text
+    patched = await client.patch(
+        created.headers["location"],
+        content=json.dumps({"minute": 5}),
+        headers={**alice, "Content-Type": "application/merge-patch+json"},
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["minute"] == 5

@@ -10,18 +10,24 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tasks_api import health, problems
+from tasks_api import health, openapi, problems
 from tasks_api.auth import AccessTokenVerifier, JwksCache
 from tasks_api.db.engine import create_pool, create_sessionmaker, transactional
 from tasks_api.db.migrate import upgrade
+from tasks_api.db.request_pool import RequestPool, create_request_pool
+from tasks_api.db.retry import ReadRetry
 from tasks_api.executions import hooks as executor_hooks
 from tasks_api.executions.router import router as executions_router
 from tasks_api.logging import AccessLogMiddleware
 from tasks_api.middleware import BodyLimitMiddleware, CloseWhenDrainingMiddleware, SecurityHeadersMiddleware
 from tasks_api.ratelimit import WriteRateLimiter
 from tasks_api.settings import Settings, get_settings
-from tasks_api.tasks.router import build_router
+from tasks_api.tasks import router as tasks_router
+from tasks_api.tasks.repository import TaskRepository
+from tasks_api.tasks.repository_pg import PgTaskRepository
+from tasks_api.tasks.repository_sql import SqlTaskRepository
 
 log = logging.getLogger("tasks_api")
 
@@ -36,8 +42,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Transactional view and sessions (the executor, migrations, anything multi-statement) ...
     app.state.engine = transactional(pool)
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
-    # ... and autocommit sessions for the task routes, whose every statement stands alone.
-    app.state.api_sessionmaker = create_sessionmaker(pool)
+    request_pool = None if settings.is_sqlite else await create_request_pool(settings)
+    app.state.task_repository = _task_repositories(settings, pool, request_pool)
     http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
     app.state.verifier = AccessTokenVerifier(
         issuer=settings.auth_issuer,
@@ -59,7 +65,20 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
     finally:
         await http.aclose()
+        if request_pool is not None:
+            await request_pool.close()
         await pool.dispose()
+
+
+def _task_repositories(
+    settings: Settings, pool: AsyncEngine, request_pool: RequestPool | None
+) -> Callable[[str], TaskRepository]:
+    """Owner sub -> that owner's TaskRepository: asyncpg on PostgreSQL, SQLAlchemy on the embedded SQLite.
+    Both run each statement on its own in autocommit (every task route is one statement)."""
+    read_retry = ReadRetry(settings.db_read_retry_seconds)
+    if request_pool is not None:
+        return lambda owner: PgTaskRepository(request_pool, owner, read_retry)
+    return lambda owner: SqlTaskRepository(pool, owner, read_retry)
 
 
 def _freeze_startup_heap() -> None:
@@ -91,7 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     problems.install(app)
     app.include_router(health.router)
-    app.include_router(build_router())
+    app.include_router(tasks_router.build_router())
+    openapi.register_models(app, tasks_router.BODY_MODELS)
     app.include_router(executions_router)
     if settings.scheduler_enabled:
         hooks.append(executor_hooks.lifespan)

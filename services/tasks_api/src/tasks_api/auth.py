@@ -253,8 +253,8 @@ def unauthorized(missing: bool = False) -> ProblemError:
     )
 
 
-async def current_user(request: Request) -> Principal:
-    """FastAPI dependency: the verified caller, or 401."""
+async def authenticate(request: Request) -> Principal:
+    """The verified caller of ``request``, or ProblemError 401."""
     header = request.headers.get("authorization")
     if not header:
         raise unauthorized(missing=True)
@@ -268,3 +268,8 @@ async def current_user(request: Request) -> Principal:
     except TokenError as exc:
         log.info("token refused: %s", exc)
         raise unauthorized() from None
+
+
+async def current_user(request: Request) -> Principal:
+    """FastAPI dependency: the verified caller, or 401."""
+    return await authenticate(request)

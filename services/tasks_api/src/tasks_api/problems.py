@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -104,20 +105,30 @@ def _camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
-    errors = []
-    for err in exc.errors():
+INVALID_FIELDS = "The request has invalid fields; see errors."
+_LOCATIONS = {"body", "query", "path", "header"}
+
+
+def validation_problem(errors: Sequence[Mapping[str, Any]], location: str) -> ProblemError:
+    """422 for pydantic errors found in one part of the request (``location``: body, query, path, header)."""
+    return ProblemError(422, INVALID_FIELDS, errors=field_errors(errors, location))
+
+
+def field_errors(errors: Sequence[Mapping[str, Any]], location: str = "body") -> list[dict[str, str]]:
+    """pydantic's errors as ``{field, in, message}``; a ``loc`` may start with the location itself."""
+    result = []
+    for err in errors:
         loc = [str(part) for part in err.get("loc", ())]
-        location = loc[0] if loc and loc[0] in {"body", "query", "path", "header"} else "body"
-        path = loc[1:] if loc and loc[0] in {"body", "query", "path", "header"} else loc
-        field = ".".join(_camel(part) for part in path) or location
+        where = loc[0] if loc and loc[0] in _LOCATIONS else location
+        path = loc[1:] if loc and loc[0] in _LOCATIONS else loc
+        field = ".".join(_camel(part) for part in path) or where
         message = str(err.get("msg", "is invalid"))
         if err.get("type") == "extra_forbidden":
             message = "is not a writable field"
         elif err.get("type") == "json_invalid":
             field, message = "body", "is not valid JSON"
-        errors.append(field_error(field, message, location))
-    return errors
+        result.append(field_error(field, message, where))
+    return result
 
 
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
@@ -136,8 +147,8 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     return problem_response(
         422,
-        "The request has invalid fields; see errors.",
-        errors=_validation_errors(exc),
+        INVALID_FIELDS,
+        errors=field_errors(exc.errors()),
         instance=request.url.path,
     )
 
@@ -175,11 +186,16 @@ def is_connection_error(exc: DBAPIError) -> bool:
     return _is_connection(exc)
 
 
-def _is_connection(exc: DBAPIError) -> bool:
+def is_connection_failure(exc: BaseException) -> bool:
+    """The same, for a driver's own exception (asyncpg's, or the socket's) as the task routes see them."""
+    return _is_connection(exc, start=exc)
+
+
+def _is_connection(exc: BaseException, start: BaseException | None = None) -> bool:
     # The driver's own error sits under the DB-API adapter's (asyncpg's CannotConnectNowError, raised while a
     # restarted or resuming server recovers, arrives as a plain adapter Error): look down the whole chain.
     names: set[str] = set()
-    cause: BaseException | None = getattr(exc, "orig", None)
+    cause: BaseException | None = start if start is not None else getattr(exc, "orig", None)
     for _ in range(5):
         if cause is None:
             break
@@ -198,8 +214,19 @@ def _is_connection(exc: DBAPIError) -> bool:
             "OSError",
             "TimeoutError",
             "AdminShutdownError",
+            # A pooled connection that received the server's shutdown notice while idle is left mid-protocol;
+            # asyncpg refuses to send on it (nothing was sent, the connection is dropped).
+            "InternalClientError",
         }
     )
+
+
+async def _on_driver(request: Request, exc: Exception) -> JSONResponse:
+    # asyncpg's errors, raised by the task routes' statements: a lost connection, a server that cannot
+    # take connections yet, or a statement cut off by statement_timeout are all "try again later".
+    if is_connection_failure(exc) or getattr(exc, "sqlstate", None) == "57014":
+        return await _on_database_unavailable(request, exc)
+    return await _on_unexpected(request, exc)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -221,6 +248,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(DBAPIError, _on_dbapi)
+    app.add_exception_handler(asyncpg.PostgresError, _on_driver)
+    app.add_exception_handler(asyncpg.InterfaceError, _on_driver)
+    app.add_exception_handler(asyncpg.InternalClientError, _on_driver)
     for cls in (PoolTimeoutError, DisconnectionError, ConnectionError, TimeoutError, OSError):
         app.add_exception_handler(cls, _on_database_unavailable)
     app.add_exception_handler(Exception, _on_unexpected)

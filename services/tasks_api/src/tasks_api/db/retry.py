@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tasks_api.problems import is_connection_error
+from tasks_api.problems import is_connection_error, is_connection_failure
 
 log = logging.getLogger("tasks_api.db")
 T = TypeVar("T")
@@ -28,7 +27,7 @@ def is_retryable(exc: BaseException) -> bool:
     """A lost or refused connection; never a pool that is merely busy (retrying would add load)."""
     if isinstance(exc, DBAPIError):
         return exc.connection_invalidated or is_connection_error(exc)
-    return isinstance(exc, DisconnectionError | ConnectionError)
+    return isinstance(exc, DisconnectionError) or is_connection_failure(exc)
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,11 @@ class ReadRetry:
     first_delay_seconds: float = 0.1
     max_delay_seconds: float = 1.0
 
-    async def run(self, session: AsyncSession, read: Callable[[], Awaitable[T]]) -> T:
+    async def run(
+        self, read: Callable[[], Awaitable[T]], reset: Callable[[], Awaitable[None]] | None = None
+    ) -> T:
+        """``read()`` until it succeeds or the budget is spent; ``reset()`` between attempts hands a dead
+        connection back (not needed when ``read`` checks its connection out and in itself)."""
         deadline = time.monotonic() + self.budget_seconds
         delay = self.first_delay_seconds
         attempt = 1
@@ -49,15 +52,15 @@ class ReadRetry:
                 if not is_retryable(exc) or time.monotonic() + pause > deadline:
                     raise
                 log.warning("read failed on a lost connection (attempt %d); retrying", attempt)
-                await _reset(session)
+                if reset is not None:
+                    await _quietly(reset)
                 await asyncio.sleep(pause)
                 delay = min(delay * 2, self.max_delay_seconds)
                 attempt += 1
 
 
-async def _reset(session: AsyncSession) -> None:
-    # Hand the dead connection back so the next attempt checks out (or opens) a fresh one.
+async def _quietly(reset: Callable[[], Awaitable[None]]) -> None:
     try:
-        await session.rollback()
+        await reset()
     except Exception:  # the connection is gone already; the pool has invalidated it
-        log.debug("rollback after a lost connection failed", exc_info=True)
+        log.debug("reset after a lost connection failed", exc_info=True)

@@ -1,26 +1,27 @@
-"""HTTP routes of the Task resource: thin, everything else lives in the service and repository."""
+"""HTTP routes of the Task resource: thin, everything else lives in the service and repository.
+
+The endpoints take the Request and read it through ``inputs`` (see there why); ``openapi`` documents each
+from the models that check it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Request, Response
+from fastapi.routing import APIRoute
 
-from tasks_api.auth import Principal, current_user
-from tasks_api.db.models import Task
-from tasks_api.db.retry import ReadRetry
-from tasks_api.problems import ProblemError, field_error
-from tasks_api.tasks.repository import Cursor, InvalidCursorError, TaskFilter
-from tasks_api.tasks.schemas import TaskFields, TaskOut, TaskPatch
-from tasks_api.tasks.serialize import task_list_json
+from tasks_api import openapi
+from tasks_api.auth import authenticate
+from tasks_api.problems import INVALID_FIELDS, ProblemError, field_error
+from tasks_api.tasks import inputs
+from tasks_api.tasks.repository import Cursor, InvalidCursorError, StoredTask, TaskFilter
+from tasks_api.tasks.schemas import ListQuery, TaskFields, TaskOut, TaskPatch
+from tasks_api.tasks.serialize import list_document
 from tasks_api.tasks.service import TaskService, etag
 
 JSON = "application/json"
-TaskId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The task's id")]
-IfMatch = Annotated[str | None, Header(alias="If-Match", description="An ETag from a previous read")]
-Day = Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 ERRORS: dict[int | str, dict[str, Any]] = {401: PROBLEM, 404: PROBLEM, 422: PROBLEM, 503: PROBLEM}
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -28,124 +29,138 @@ WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     400: PROBLEM,
     412: PROBLEM,
     413: PROBLEM,
+    415: PROBLEM,
     429: PROBLEM,
 }
+TASK_ID = openapi.parameter("task_id", "path", inputs.TASK_ID_SCHEMA, required=True)
+IF_MATCH = openapi.parameter(
+    "If-Match",
+    "header",
+    {"anyOf": [{"type": "string"}, {"type": "null"}], "description": "An ETag from a previous read"},
+    required=False,
+)
+BODY_MODELS = (TaskFields, TaskPatch)
 
 
-async def session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.api_sessionmaker() as db:
-        yield db
+class RequestRoute(APIRoute):
+    """A route whose endpoint takes the Request and returns a Response: it is called as it is, without
+    FastAPI's per-request dependency solving and response handling, which have nothing to do here."""
+
+    def get_route_handler(self) -> Any:
+        return self.endpoint
 
 
-async def service(
-    request: Request,
-    user: Annotated[Principal, Depends(current_user)],
-    db: Annotated[AsyncSession, Depends(session)],
-) -> TaskService:
+def _service_for(request: Request, owner_sub: str) -> TaskService:
     state = request.app.state
     return TaskService(
-        db,
-        user.sub,
+        state.task_repository(owner_sub),
         default_time_zone=state.settings.time_zone,
         listeners=state.schedule_listeners,
-        read_retry=ReadRetry(state.settings.db_read_retry_seconds),
     )
 
 
-Service = Annotated[TaskService, Depends(service)]
+async def _service(request: Request) -> TaskService:
+    user = await authenticate(request)
+    return _service_for(request, user.sub)
 
 
-async def write_service(
-    request: Request,
-    user: Annotated[Principal, Depends(current_user)],
-    svc: Service,
-) -> TaskService:
+async def _write_service(request: Request) -> TaskService:
+    user = await authenticate(request)
     wait = request.app.state.write_limiter.acquire(user.sub)
     if wait is not None:
         raise ProblemError(
             429, "Too many changes in a short time; slow down.", headers={"Retry-After": str(wait)}
         )
-    return svc
+    return _service_for(request, user.sub)
 
 
-WriteService = Annotated[TaskService, Depends(write_service)]
-
-
-def _one(task: Task, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = TaskOut.model_validate(task).model_dump_json(by_alias=True)
+def _one(task: StoredTask, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        body, status_code=status_code, media_type=JSON, headers={"ETag": etag(task), **(headers or {})}
+        task.json, status_code=status_code, media_type=JSON, headers={"ETag": etag(task), **(headers or {})}
     )
 
 
-async def list_tasks(
-    request: Request,
-    svc: Service,
-    limit: Annotated[int | None, Query(ge=1, description="Page size (default 100, at most 500)")] = None,
-    cursor: Annotated[str | None, Query(max_length=200, description="From the previous page's Link")] = None,
-    status: Annotated[Literal["ACT", "INA"] | None, Query()] = None,
-    day: Annotated[Day | None, Query(description="Tasks that run on this day")] = None,
-    q: Annotated[
-        str | None, Query(min_length=1, max_length=60, pattern=r"^[^\x00]*$", description="Name contains")
-    ] = None,
-) -> Response:
+def _invalid_query(field: str, message: str) -> ProblemError:
+    return ProblemError(422, INVALID_FIELDS, errors=[field_error(field, message, "query")])
+
+
+async def list_tasks(request: Request) -> Response:
+    svc = await _service(request)
+    query: ListQuery = inputs.list_query(request)
     settings = request.app.state.settings
     # The default never exceeds the configured maximum (a request without ?limit= must not be refused).
-    size = limit or min(settings.page_limit_default, settings.page_limit_max)
+    size = query.limit or min(settings.page_limit_default, settings.page_limit_max)
     if size > settings.page_limit_max:
-        raise ProblemError(
-            422,
-            "The request has invalid fields; see errors.",
-            errors=[field_error("limit", f"must be at most {settings.page_limit_max}", "query")],
-        )
+        raise _invalid_query("limit", f"must be at most {settings.page_limit_max}")
     try:
-        after = Cursor.decode(cursor) if cursor else None
+        after = Cursor.decode(query.cursor) if query.cursor else None
     except InvalidCursorError:
-        raise ProblemError(
-            422,
-            "The request has invalid fields; see errors.",
-            errors=[field_error("cursor", "is not a cursor from this API", "query")],
-        ) from None
-    rows = await svc.repo.list(limit=size + 1, after=after, filters=TaskFilter(status=status, day=day, q=q))
+        raise _invalid_query("cursor", "is not a cursor from this API") from None
+    filters = TaskFilter(status=query.status, day=query.day, q=query.q)
+    page = await svc.list(limit=size, after=after, filters=filters)
     headers = {}
-    if len(rows) > size:
-        rows = rows[:size]
-        last = rows[-1]
-        next_cursor = Cursor(last.hour, last.minute, last.id).encode()
-        url = request.url.include_query_params(cursor=next_cursor, limit=size)
-        headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
-    return Response(task_list_json(rows), media_type=JSON, headers=headers)
+    if page.next is not None:
+        headers["Link"] = f'<{_next_page(request, page.next, size)}>; rel="next"'
+    return Response(list_document(page.items), media_type=JSON, headers=headers)
 
 
-async def create_task(svc: WriteService, body: Annotated[TaskFields, Body()]) -> Response:
-    task = await svc.create(body)
+def _next_page(request: Request, following: Cursor, size: int) -> str:
+    """This request's path and query with the next page's cursor and limit."""
+    others = [(k, v) for k, v in request.query_params.multi_items() if k not in {"cursor", "limit"}]
+    query = f"cursor={following.encode()}&limit={size}"  # both URL-safe as they are
+    if others:
+        query = f"{urlencode(others)}&{query}"
+    return f"{request.scope['path']}?{query}"
+
+
+async def create_task(request: Request) -> Response:
+    svc = await _write_service(request)
+    task = await svc.create(await inputs.json_body(request, TaskFields))
     return _one(task, 201, {"Location": f"/api/tasks/{task.id}"})
 
 
-async def get_task(svc: Service, task_id: TaskId) -> Response:
-    return _one(await svc.get(task_id))
+async def get_task(request: Request) -> Response:
+    svc = await _service(request)
+    return _one(await svc.get(inputs.task_id(request)))
 
 
-async def replace_task(
-    svc: WriteService, task_id: TaskId, body: Annotated[TaskFields, Body()], if_match: IfMatch = None
-):
-    return _one(await svc.replace(task_id, body, if_match))
+async def replace_task(request: Request) -> Response:
+    svc = await _write_service(request)
+    task_id = inputs.task_id(request)
+    body = await inputs.json_body(request, TaskFields)
+    return _one(await svc.replace(task_id, body, inputs.if_match(request)))
 
 
-async def patch_task(
-    svc: WriteService, task_id: TaskId, body: Annotated[TaskPatch, Body()], if_match: IfMatch = None
-):
-    return _one(await svc.patch(task_id, body, if_match))
+async def patch_task(request: Request) -> Response:
+    svc = await _write_service(request)
+    task_id = inputs.task_id(request)
+    body = await inputs.json_body(request, TaskPatch)
+    return _one(await svc.patch(task_id, body, inputs.if_match(request)))
 
 
-async def delete_task(svc: WriteService, task_id: TaskId, if_match: IfMatch = None) -> Response:
-    await svc.delete(task_id, if_match)
+async def delete_task(request: Request) -> Response:
+    svc = await _write_service(request)
+    await svc.delete(inputs.task_id(request), inputs.if_match(request))
     return Response(status_code=204)
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(prefix="/api", tags=["tasks"])
+    router = APIRouter(prefix="/api", tags=["tasks"], route_class=RequestRoute)
     one: dict[str, Any] = {"response_model": TaskOut, "responses": WRITE_ERRORS}
+
+    # Fresh documents per route: FastAPI merges them into each operation in place.
+    def by_id() -> dict[str, Any]:
+        return openapi.operation(parameters=[TASK_ID])
+
+    def write_by_id() -> dict[str, Any]:
+        return openapi.operation(parameters=[TASK_ID, IF_MATCH])
+
+    def create() -> dict[str, Any]:
+        return openapi.operation(body=TaskFields)
+
+    def replace() -> dict[str, Any]:
+        return openapi.operation(parameters=[TASK_ID, IF_MATCH], body=TaskFields)
+
     router.add_api_route(
         "/tasks",
         list_tasks,
@@ -153,14 +168,35 @@ def build_router() -> APIRouter:
         response_model=list[TaskOut],
         responses=ERRORS,
         summary="List the caller's tasks (ordered by hour, minute, id; paged with Link rel=next)",
+        openapi_extra=openapi.operation(parameters=openapi.query_parameters(ListQuery)),
     )
     router.add_api_route(
-        "/tasks", create_task, methods=["POST"], status_code=201, summary="Create a task", **one
+        "/tasks",
+        create_task,
+        methods=["POST"],
+        status_code=201,
+        summary="Create a task",
+        openapi_extra=create(),
+        **one,
     )
-    router.add_api_route("/tasks/{task_id}", get_task, methods=["GET"], summary="Read a task", **one)
-    router.add_api_route("/tasks/{task_id}", replace_task, methods=["PUT"], summary="Replace a task", **one)
     router.add_api_route(
-        "/tasks/{task_id}", patch_task, methods=["PATCH"], summary="Change some fields of a task", **one
+        "/tasks/{task_id}", get_task, methods=["GET"], summary="Read a task", openapi_extra=by_id(), **one
+    )
+    router.add_api_route(
+        "/tasks/{task_id}",
+        replace_task,
+        methods=["PUT"],
+        summary="Replace a task",
+        openapi_extra=replace(),
+        **one,
+    )
+    router.add_api_route(
+        "/tasks/{task_id}",
+        patch_task,
+        methods=["PATCH"],
+        summary="Change some fields of a task",
+        openapi_extra=openapi.operation(parameters=[TASK_ID, IF_MATCH], body=TaskPatch),
+        **one,
     )
     router.add_api_route(
         "/tasks/{task_id}",
@@ -170,6 +206,7 @@ def build_router() -> APIRouter:
         responses=WRITE_ERRORS,
         summary="Delete a task",
         response_class=Response,
+        openapi_extra=write_by_id(),
     )
     # The original service's paths, kept for its clients.
     legacy: dict[str, Any] = {"deprecated": True, "tags": ["tasks (original paths)"]}
@@ -179,14 +216,27 @@ def build_router() -> APIRouter:
         methods=["POST"],
         status_code=201,
         operation_id="create_task_legacy",
+        openapi_extra=create(),
         **one,
         **legacy,
     )
     router.add_api_route(
-        "/task/{task_id}", get_task, methods=["GET"], operation_id="get_task_legacy", **one, **legacy
+        "/task/{task_id}",
+        get_task,
+        methods=["GET"],
+        operation_id="get_task_legacy",
+        openapi_extra=by_id(),
+        **one,
+        **legacy,
     )
     router.add_api_route(
-        "/task/{task_id}", replace_task, methods=["PUT"], operation_id="replace_task_legacy", **one, **legacy
+        "/task/{task_id}",
+        replace_task,
+        methods=["PUT"],
+        operation_id="replace_task_legacy",
+        openapi_extra=replace(),
+        **one,
+        **legacy,
     )
     router.add_api_route(
         "/task/{task_id}",
@@ -196,6 +246,7 @@ def build_router() -> APIRouter:
         responses=WRITE_ERRORS,
         operation_id="delete_task_legacy",
         response_class=Response,
+        openapi_extra=write_by_id(),
         **legacy,
     )
     return router

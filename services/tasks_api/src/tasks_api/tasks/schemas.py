@@ -12,7 +12,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    TypeAdapter,
     field_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -163,4 +162,18 @@ class TaskOut(BaseModel):
         return _utc(value)
 
 
-TaskList = TypeAdapter(list[TaskOut])
+Day = Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
+
+
+class ListQuery(BaseModel):
+    """The list's query string."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int | None = Field(default=None, ge=1, description="Page size (default 100, at most 500)")
+    cursor: str | None = Field(default=None, max_length=200, description="From the previous page's Link")
+    status: Status | None = None
+    day: Day | None = Field(default=None, description="Tasks that run on this day")
+    q: str | None = Field(
+        default=None, min_length=1, max_length=60, pattern=NO_NUL, description="Name contains"
+    )

@@ -1,15 +1,14 @@
-"""The task list's JSON, written directly from database rows.
+"""A task's JSON document (TaskOut's shape) written from its stored values.
 
-The list is the hottest route; a pydantic model per row cost more than the query. This writes the same
-document ``TaskOut`` describes (a test compares the two on the same rows), field for field, with
-pydantic-core's JSON encoder (compiled; datetimes as ISO 8601 with ``Z`` for UTC, as ``TaskOut`` writes them).
+The PostgreSQL store has the database write the document (repository_pg); the SQLite store of ``make dev``
+uses ``task_document``. Both write what ``TaskOut`` describes, field for field and in its order, with
+datetimes as ISO 8601 in UTC with ``Z`` (tests compare all three on the same rows).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from operator import itemgetter
 from typing import Any
 
 from pydantic_core import to_json
@@ -33,23 +32,19 @@ FIELDS = (
     ("createdAt", "created_at"),
     ("updatedAt", "updated_at"),
 )
-_KEYS = tuple(key for key, _ in FIELDS)
-_DATES = tuple(
-    key for key, col in FIELDS if col in {"execute_until", "next_run_at", "created_at", "updated_at"}
-)
+TIMESTAMP_COLUMNS = frozenset({"execute_until", "next_run_at", "created_at", "updated_at"})
 
 
-def task_list_json(rows: Sequence[Any]) -> bytes:
-    """``rows``: result rows (tuples with ``_fields``, as SQLAlchemy's ``Row``) holding at least FIELDS."""
-    if not rows:
-        return b"[]"
-    names = rows[0]._fields
-    pick = itemgetter(*(names.index(col) for _, col in FIELDS))
-    items = [dict(zip(_KEYS, pick(row), strict=True)) for row in rows]
-    if items[0]["createdAt"].tzinfo is None:  # SQLite hands back naive datetimes, stored as UTC
-        for item in items:
-            for key in _DATES:
-                value: datetime | None = item[key]
-                if value is not None and value.tzinfo is None:
-                    item[key] = value.replace(tzinfo=UTC)
-    return to_json(items)
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; they were stored as UTC.
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def task_document(values: Mapping[str, Any]) -> str:
+    item = {key: _utc(values[col]) if col in TIMESTAMP_COLUMNS else values[col] for key, col in FIELDS}
+    return to_json(item).decode()
+
+
+def list_document(items: Sequence[str]) -> bytes:
+    """The list body: the tasks' documents as one JSON array."""
+    return ("[" + ",".join(items) + "]").encode()

@@ -1,4 +1,8 @@
-"""Task use cases: validation that needs the clock or the stored row, nextRunAt, optimistic concurrency."""
+"""Task use cases: validation that needs the clock or the stored row, nextRunAt, optimistic concurrency.
+
+Every write is one conditional statement (autocommit): the row is written only if it is still at the
+version that was read, so there is no transaction to hold open between the read and the write.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tasks_api.db.models import Task
-from tasks_api.db.retry import ReadRetry
 from tasks_api.domain.days import parse_days
 from tasks_api.domain.schedule import Schedule, next_fire_time
-from tasks_api.problems import ProblemError, field_error
-from tasks_api.tasks.repository import TaskRepository
+from tasks_api.problems import INVALID_FIELDS, ProblemError, field_error, field_errors
+from tasks_api.tasks.repository import Cursor, Page, StoredTask, TaskFilter, TaskRepository
 from tasks_api.tasks.schemas import REQUIRED_ATTRS, TaskFields, TaskPatch
 
 log = logging.getLogger("tasks_api.tasks")
@@ -24,11 +25,11 @@ log = logging.getLogger("tasks_api.tasks")
 ScheduleListener = Callable[[int, datetime | None], None]
 
 
-def etag(task: Task) -> str:
+def etag(task: StoredTask) -> str:
     return f'"{task.id}.{task.version}"'
 
 
-def if_match_allows(header: str | None, task: Task) -> bool:
+def if_match_allows(header: str | None, task: StoredTask) -> bool:
     if header is None:
         return True
     current = etag(task)
@@ -66,48 +67,45 @@ def _stale() -> ProblemError:
 class TaskService:
     def __init__(
         self,
-        session: AsyncSession,
-        owner_sub: str,
+        repo: TaskRepository,
         *,
         default_time_zone: str,
         listeners: Iterable[ScheduleListener] = (),
-        read_retry: ReadRetry | None = None,
     ) -> None:
-        self.session = session
-        self.repo = TaskRepository(session, owner_sub, read_retry)
+        self.repo = repo
         self.default_zone = default_time_zone
         self.listeners = tuple(listeners)
 
-    async def get(self, task_id: int) -> Task:
+    async def list(self, *, limit: int, after: Cursor | None, filters: TaskFilter) -> Page:
+        return await self.repo.list(limit=limit, after=after, filters=filters)
+
+    async def get(self, task_id: int) -> StoredTask:
         task = await self.repo.get(task_id)
         if task is None:
             raise _not_found()
         return task
 
-    async def create(self, body: TaskFields) -> Task:
+    async def create(self, body: TaskFields) -> StoredTask:
         if body.id is not None:
             raise ProblemError(400, "A new task must not carry an id; the server assigns it.")
         now = datetime.now(UTC)
         if body.execute_until is not None and body.execute_until <= now:
             raise ProblemError(
-                422,
-                "The request has invalid fields; see errors.",
-                errors=[field_error("executeUntil", "must be in the future")],
+                422, INVALID_FIELDS, errors=[field_error("executeUntil", "must be in the future")]
             )
         values = self._complete(body.writable())
         values["next_run_at"] = next_run_at(values, now)
         task = await self.repo.create(values)
-        await self.session.commit()
         self._notify(task)
         return task
 
-    async def replace(self, task_id: int, body: TaskFields, if_match: str | None) -> Task:
+    async def replace(self, task_id: int, body: TaskFields, if_match: str | None) -> StoredTask:
         if body.id is not None and body.id != task_id:
             raise ProblemError(400, "The body's id differs from the task in the path.")
         current = await self.get(task_id)
         return await self._write(current, self._complete(body.writable()), if_match)
 
-    async def patch(self, task_id: int, body: TaskPatch, if_match: str | None) -> Task:
+    async def patch(self, task_id: int, body: TaskPatch, if_match: str | None) -> StoredTask:
         if body.id is not None and body.id != task_id:
             raise ProblemError(400, "The body's id differs from the task in the path.")
         current = await self.get(task_id)
@@ -115,18 +113,15 @@ class TaskService:
         nulls = [name for name in REQUIRED_ATTRS if name in changes and changes[name] is None]
         if nulls:
             raise ProblemError(
-                422,
-                "The request has invalid fields; see errors.",
-                errors=[field_error(_camel(name), "may not be null") for name in nulls],
+                422, INVALID_FIELDS, errors=[field_error(_camel(name), "may not be null") for name in nulls]
             )
-        merged = {name: getattr(current, name) for name in TaskFields.model_fields if name != "id"}
+        merged = {name: current.values[name] for name in TaskFields.model_fields if name != "id"}
         merged.update(changes)
         merged["execute_until"] = _aware(merged.get("execute_until"))
         try:
             validated = TaskFields.model_validate(merged)
         except ValidationError as exc:  # the merge itself is valid field by field; keep a clear 422
-            errors = [field_error(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
-            raise ProblemError(422, "The request has invalid fields; see errors.", errors=errors) from None
+            raise ProblemError(422, INVALID_FIELDS, errors=field_errors(exc.errors())) from None
         return await self._write(current, self._complete(validated.writable()), if_match)
 
     async def delete(self, task_id: int, if_match: str | None) -> None:
@@ -138,19 +133,15 @@ class TaskService:
         else:
             deleted = await self.repo.delete(task_id)
         if not deleted:
-            await self.session.rollback()
             raise _stale() if if_match is not None else _not_found()
-        await self.session.commit()
 
-    async def _write(self, current: Task, values: dict[str, Any], if_match: str | None) -> Task:
+    async def _write(self, current: StoredTask, values: dict[str, Any], if_match: str | None) -> StoredTask:
         if not if_match_allows(if_match, current):
             raise _stale()
         values["next_run_at"] = next_run_at(values, datetime.now(UTC))
         task = await self.repo.update(current.id, current.version, values)
         if task is None:  # another writer got there between our read and our write
-            await self.session.rollback()
             raise _stale()
-        await self.session.commit()
         self._notify(task)
         return task
 
@@ -159,7 +150,7 @@ class TaskService:
             values["time_zone"] = self.default_zone
         return values
 
-    def _notify(self, task: Task) -> None:
+    def _notify(self, task: StoredTask) -> None:
         for listener in self.listeners:
             try:
                 listener(task.id, task.next_run_at)
