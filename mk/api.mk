@@ -1,5 +1,5 @@
 # Tasks API (issue 2): serve, migrate, test and benchmark the API on its own.
-.PHONY: api-serve api-migrate api-test api-bench
+.PHONY: api-serve api-migrate api-test api-bench api-cpu
 
 api-serve: install  ## run the Tasks API alone on :8080 (SQLite under .dev/ unless DATABASE_URL / DB_SECRET)
 	$(UV) run tasks-api serve
@@ -12,3 +12,6 @@ api-test: install  ## the Tasks API tests (throwaway PostgreSQL)
 
 api-bench: install  ## hello vs list vs create on uvicorn and granian; figures for docs/performance.md
 	$(UV) run python loadtests/bench_api.py $(ARGS)
+
+api-cpu: install  ## the API's CPU time per request in process (hello, list, create); quick for comparing changes
+	$(UV) run python loadtests/api_cpu_per_request.py $(ARGS)
