@@ -97,7 +97,6 @@ class TaskExecution(Base):
     __table_args__ = (
         UniqueConstraint("task_id", "scheduled_for", name="uq_task_executions_task_slot"),
         CheckConstraint("status IN ('CLAIMED', 'SUCCEEDED', 'FAILED', 'MISSED')", name="status_values"),
-        Index("ix_task_executions_task_slot_desc", "task_id", "scheduled_for"),
         # Takeover and retry scans look only at unfinished rows.
         Index(
             "ix_task_executions_pending",
