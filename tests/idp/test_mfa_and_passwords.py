@@ -66,6 +66,7 @@ def test_lockout_grows_and_is_capped(failures: int) -> None:
     ("password", "problem"),
     [
         ("Sh0rt!", "length"),
+        ("Elev3n-char", "length"),  # 11: the deployed pool's minimum is 12
         ("alllower1!", "uppercase"),
         ("ALLUPPER1!", "lowercase"),
         ("NoDigits!!", "numeric"),
@@ -77,6 +78,10 @@ def test_password_policy_names_what_is_missing(password: str, problem: str) -> N
         check_policy(password)
     assert exc.value.kind == "InvalidPasswordException"
     assert problem in exc.value.message
+
+
+def test_twelve_characters_of_every_class_pass() -> None:
+    check_policy("Twelve-char5")
 
 
 def test_argon2_hash_verifies_only_the_right_password() -> None:

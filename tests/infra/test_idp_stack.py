@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk.assertions import Match
+from idp.passwords import MIN_PASSWORD_LENGTH
 
 from tests.infra.conftest import DEPLOYED_INPUTS
 
@@ -26,7 +27,8 @@ def test_user_pool_requires_totp_mfa_only_and_signs_in_with_email(synth_env):
             ),
             "Policies": {
                 "PasswordPolicy": Match.object_like(
-                    {"MinimumLength": 12, "RequireSymbols": True, "RequireUppercase": True}
+                    # The local IdP enforces the same length, so what works locally works in AWS.
+                    {"MinimumLength": MIN_PASSWORD_LENGTH, "RequireSymbols": True, "RequireUppercase": True}
                 )
             },
             "UserPoolTier": "PLUS",

@@ -28,11 +28,16 @@ class Passwords:
             return False
 
 
+# The deployed pool's policy (infra/src/infra/stacks/idp.py; a test keeps the two equal), not Cognito's
+# default of 8: a password the local IdP accepts must also be accepted in AWS.
+MIN_PASSWORD_LENGTH = 12
+
+
 def check_policy(password: str) -> None:
-    """Cognito's default policy: 8+ characters with upper and lower case letters, digits, symbols."""
+    """The pool's policy: 12+ characters with upper and lower case letters, digits, symbols."""
     problems = []
-    if len(password) < 8:
-        problems.append("must have length greater than or equal to 8")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(f"must have length greater than or equal to {MIN_PASSWORD_LENGTH}")
     if not any(c in string.ascii_uppercase for c in password):
         problems.append("must have uppercase characters")
     if not any(c in string.ascii_lowercase for c in password):

@@ -1,7 +1,7 @@
 """Drop ix_task_executions_task_slot_desc: the unique constraint's index has the same columns.
 
-uq_task_executions_task_slot (task_id, scheduled_for) serves every look-up the plain index did, the newest-first
-history included (PostgreSQL scans a B-tree in either direction); the copy only cost a write per execution.
+uq_task_executions_task_slot (task_id, scheduled_for) serves every look-up the plain index did, the
+newest-first history included (PostgreSQL scans a B-tree either way); the copy cost a write per execution.
 
 Revision ID: 0002
 Revises: 0001
