@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
-
-import httpx
+from typing import Any
 
 from tests.support.net import free_port
+from tests.support.processes import LoggedProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_FILE = ROOT / "services" / "idp" / "seed.yaml"
@@ -87,8 +84,7 @@ class LocalStack:
         self.seed = read_seed()
         self.idp_port = free_port()
         self.api_port = free_port()
-        self._procs: list[subprocess.Popen[bytes]] = []
-        self._logs: list[IO[bytes]] = []
+        self._procs: list[LoggedProcess] = []
 
     @property
     def idp_url(self) -> str:
@@ -107,27 +103,12 @@ class LocalStack:
         env.update(extra)
         return env
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = (self.config.workdir / f"{name}.log").open("ab")
-        self._logs.append(log)
-        proc = subprocess.Popen(
-            [sys.executable, *args], cwd=self.config.workdir, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        self._procs.append(proc)
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str], url: str | None = None
+    ) -> LoggedProcess:
+        proc = LoggedProcess([sys.executable, *args], self.log_path(name), env, self.config.workdir, url)
+        self._procs.append(proc.spawn())
         return proc
-
-    def _wait_healthy(self, name: str, proc: subprocess.Popen[bytes], url: str) -> None:
-        deadline = time.monotonic() + self.config.start_timeout_s
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.log_path(name)}")
-            try:
-                if httpx.get(url, timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"{name} was not healthy at {url} within {self.config.start_timeout_s:.0f} s")
 
     def log_path(self, name: str) -> Path:
         return self.config.workdir / f"{name}.log"
@@ -141,14 +122,14 @@ class LocalStack:
             idp = self._spawn_idp()
             migrate = self._spawn_migrate()
             api = self._spawn_api(migrate)
-            self._wait_healthy("idp", idp, f"{self.idp_url}/health")
-            self._wait_healthy("api", api, f"{self.api_url}/health/ready")
+            idp.wait_ready(timeout=self.config.start_timeout_s)
+            api.wait_ready(timeout=self.config.start_timeout_s)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _spawn_idp(self) -> subprocess.Popen[bytes]:
+    def _spawn_idp(self) -> LoggedProcess:
         env = self._env(
             {
                 "IDP_PUBLIC_URL": self.idp_url,
@@ -160,7 +141,7 @@ class LocalStack:
         if self.config.cheap_password_hashing:
             env.update({"IDP_ARGON2_TIME_COST": "1", "IDP_ARGON2_MEMORY_KIB": str(8 * 1024)})
         env.update(self.config.idp_env)
-        return self._spawn("idp", ["-m", "idp", "serve"], env)
+        return self._spawn("idp", ["-m", "idp", "serve"], env, f"{self.idp_url}/health")
 
     def api_environment(self) -> dict[str, str]:
         clients = [self.seed.web_client_id]
@@ -178,33 +159,24 @@ class LocalStack:
             }
         )
 
-    def _spawn_migrate(self) -> subprocess.Popen[bytes]:
+    def _spawn_migrate(self) -> LoggedProcess:
         return self._spawn("migrate", ["-m", "tasks_api", "migrate"], self.api_environment())
 
-    def _spawn_api(self, migrate: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+    def _spawn_api(self, migrate: LoggedProcess) -> LoggedProcess:
+        assert migrate.process is not None
         try:
-            code = migrate.wait(timeout=120)
+            code = migrate.process.wait(timeout=120)
         except subprocess.TimeoutExpired:
             raise RuntimeError("tasks-api migrate did not finish within 120 s") from None
         if code != 0:
             raise RuntimeError(f"tasks-api migrate failed ({code}); see {self.log_path('migrate')}")
         args = ["-m", "tasks_api", "serve", "--host", "127.0.0.1", "--port", str(self.api_port)]
-        return self._spawn("api", args, self.api_environment())
+        return self._spawn("api", args, self.api_environment(), f"{self.api_url}/health/ready")
 
     def stop(self) -> None:
         for proc in reversed(self._procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in reversed(self._procs):
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+            proc.stop()
         self._procs.clear()
-        for log in self._logs:
-            log.close()
-        self._logs.clear()
 
     def __enter__(self) -> LocalStack:
         return self.start()

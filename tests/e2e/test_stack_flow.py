@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import time
 import uuid
@@ -29,15 +30,13 @@ from tests.e2e.stack import (
     POOL_ID,
     WEB_CLIENT_ID,
     Service,
-    console_script,
     devstack_web_server,
     missing_pieces,
     port_is_free,
-    run_once,
-    tail,
 )
 from tests.e2e.web_server import WebServer
 from tests.support.net import free_port
+from tests.support.processes import console_script, log_tail, run_once
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -111,7 +110,7 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
             "AUTH_CLIENT_IDS": WEB_CLIENT_ID,
             "DRAIN_SECONDS": "0",
         }
-        run_once([*console_script("tasks-api"), "migrate"], api_env, cwd=work)
+        run_once([*console_script("tasks-api"), "migrate"], {**os.environ, **api_env}, cwd=work)
         api_ready = f"http://127.0.0.1:{api_port}/health/ready"
         api = started.enter_context(
             Service([*console_script("tasks-api"), "serve"], api_env, work, work / "api.log", api_ready)
@@ -228,8 +227,8 @@ def test_the_whole_app_against_the_local_stack(stack: Stack, chromium) -> None:
         shot = screenshot(page, "99-failure")
         raise AssertionError(
             f"failed at {page.url} (screenshot {shot}); app console errors: {console.errors}\n"
-            f"--- idp log ---\n{tail(stack.work / 'idp.log')}\n"
-            f"--- api log ---\n{tail(stack.work / 'api.log')}"
+            f"--- idp log ---\n{log_tail(stack.work / 'idp.log')}\n"
+            f"--- api log ---\n{log_tail(stack.work / 'api.log')}"
         ) from exc
     finally:
         context.close()

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from tests.support.net import free_port
+from tests.support.processes import LoggedProcess, run_once
 from tests.support.tokens import DEFAULT_CLIENT_ID
 
+ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 30.0
 
 
@@ -36,10 +34,7 @@ def api_env(database_url: str, issuer: str, **overrides: str) -> dict[str, str]:
 
 
 def migrate(env: dict[str, str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "tasks_api", "migrate"], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, f"tasks-api migrate failed: {result.stderr}"
+    run_once([sys.executable, "-m", "tasks_api", "migrate"], env, timeout=60)
 
 
 def _temp_log() -> Path:
@@ -50,51 +45,43 @@ def _temp_log() -> Path:
 
 @dataclass
 class ServedApi:
-    """One `tasks-api serve` process; its log goes to a file (a full pipe would stall the server)."""
+    """One `tasks-api serve` process on a free port; its log goes to a temporary file."""
 
     env: dict[str, str]
     port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=lambda: _temp_log())
+
+    def __post_init__(self) -> None:
+        self.server = LoggedProcess(self.command(), self.log_path, self.env, ROOT)
+
+    def command(self) -> list[str]:
+        """What runs; the security tests swap in an app with routes that raise."""
+        return [sys.executable, "-m", "tasks_api", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self.server.process
+
     def start(self, wait_ready: bool = True) -> ServedApi:
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "tasks_api", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        self.server.spawn()
         self.wait_answering(ready=wait_ready)
         return self
 
     def wait_answering(self, ready: bool = True, timeout: float = START_TIMEOUT_SECONDS) -> None:
         path = "/health/ready" if ready else "/health/live"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise AssertionError(f"the API exited early:\n{self.log()}")
-            try:
-                if httpx.get(self.base_url + path, timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"the API did not answer {path} within {timeout} s:\n{self.log()}")
+        self.server.wait_ready(self.base_url + path, timeout)
 
     def terminate(self) -> None:
         assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
+        self.server.terminate()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        # Killed at once: the test is over, and a drain would only make the teardown wait.
+        self.server.stop(grace_seconds=0)
         if os.environ.get("KEEP_API_LOGS"):
             print(f"API log kept at {self.log_path}")
         else:

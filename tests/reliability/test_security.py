@@ -3,10 +3,8 @@ bodies without stack traces or SQL, even for errors forced inside the server."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,7 +13,6 @@ from tests.reliability.boom_app import SECRET
 from tests.reliability.served import ServedApi, api_env, migrate, task_body
 from tests.support.tokens import JwksServer, TokenFactory
 
-ROOT = Path(__file__).resolve().parents[2]
 ALLOWED = "https://app.city-tasks.example"
 OTHER = "https://evil.example"
 REQUIRED_HEADERS = {
@@ -39,17 +36,11 @@ LEAKS = [
 class BoomApi(ServedApi):
     """The same app under uvicorn, with extra routes that raise."""
 
-    def start(self, wait_ready: bool = True) -> BoomApi:
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable, "-m", "uvicorn", "tests.reliability.boom_app:create", "--factory",
-                    "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log", "--no-server-header",
-                ],
-                env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        self.wait_answering(ready=wait_ready)
-        return self
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "uvicorn", "tests.reliability.boom_app:create", "--factory",
+            "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log", "--no-server-header",
+        ]  # fmt: skip
 
 
 @pytest.fixture
