@@ -76,14 +76,17 @@ async def _drive(port: int, request: bytes, expect: int, seconds: float, connect
     errors = await asyncio.gather(
         *(_one_connection(port, request, expect, started + seconds, latencies) for _ in range(connections))
     )
-    elapsed = time.perf_counter() - started
+    return _figures(latencies, time.perf_counter() - started, sum(errors))
+
+
+def _figures(latencies: list[float], elapsed: float, errors: int) -> dict:
     latencies.sort()
     return {
         "requests": len(latencies),
         "rps": len(latencies) / elapsed,
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-        "errors": sum(errors),
+        "errors": errors,
     }
 
 
@@ -133,14 +136,7 @@ async def _db_ceiling(dsn: str, seconds: float, connections: int) -> dict:
     await asyncio.gather(*(loop(started + seconds) for _ in range(connections)))
     elapsed = time.perf_counter() - started
     await pool.close()
-    latencies.sort()
-    return {
-        "requests": len(latencies),
-        "rps": len(latencies) / elapsed,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
-        "errors": 0,
-    }
+    return _figures(latencies, elapsed, 0)
 
 
 def _ceiling_proc(dsn: str, seconds: float, connections: int, queue: mp.Queue) -> None:

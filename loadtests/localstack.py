@@ -26,15 +26,7 @@ REQUIRED_MODULES = ("tasks_api.cli", "idp.cli")
 
 def missing_services() -> list[str]:
     """The CLIs the stack needs that are not installed (the API and the IdP land on other branches)."""
-    missing = []
-    for name in REQUIRED_MODULES:
-        try:
-            found = importlib.util.find_spec(name) is not None
-        except ModuleNotFoundError:
-            found = False
-        if not found:
-            missing.append(name)
-    return missing
+    return [name for name in REQUIRED_MODULES if importlib.util.find_spec(name) is None]
 
 
 @dataclass(frozen=True)

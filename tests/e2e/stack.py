@@ -3,7 +3,6 @@ scripts), the built app behind the e2e web server. Every start and every wait is
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import socket
@@ -18,19 +17,6 @@ START_TIMEOUT_SECONDS = 60
 POOL_ID = "us-east-1_LocalPool"
 WEB_CLIENT_ID = "city-tasks-web"
 IDP_SEED = REPO / "services" / "idp" / "seed.yaml"
-
-
-def missing_pieces() -> list[str]:
-    """What of the stack is not on this branch yet (the flow test skips while this is not empty)."""
-    missing = []
-    for module in ("tasks_api.app", "tasks_api.cli", "idp.app", "idp.cli"):
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except ModuleNotFoundError:
-            found = False
-        if not found:
-            missing.append(module)
-    return missing
 
 
 def port_is_free(port: int) -> bool:

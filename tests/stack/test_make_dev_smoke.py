@@ -7,7 +7,6 @@ Skipped, with the reason, only while the IdP's or the API's command line is not 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import re
 import signal
@@ -27,12 +26,7 @@ from devstack.token import demo_access_token
 from tests.stack.dockerfile import REPO
 from tests.support.net import free_port
 
-MISSING = [m for m in ("tasks_api.cli", "idp.cli") if importlib.util.find_spec(m) is None]
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(90),
-    pytest.mark.skipif(bool(MISSING), reason=f"not merged yet: {', '.join(MISSING)} (needed by make dev)"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 READY_LINE = "City Tasks is running"
 START_DEADLINE = 50.0
 

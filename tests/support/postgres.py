@@ -71,6 +71,24 @@ def with_driver(url: str, scheme: str = ASYNC_SCHEME) -> str:
     return urlunsplit((scheme, *parts[1:]))
 
 
+async def terminate_backends(url: str, *, pid: int | None = None, application_name: str | None = None) -> int:
+    """End the other sessions on ``url``'s database (all of them, one pid, or one application's), as a
+    fail-over or an idle-connection kill would; returns how many were ended."""
+    import asyncpg
+
+    conn = await asyncpg.connect(with_driver(url, "postgresql"))
+    try:
+        return await conn.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND ($1::int IS NULL OR pid = $1) AND ($2::text IS NULL OR application_name = $2)",
+            pid,
+            application_name,
+        )
+    finally:
+        await conn.close()
+
+
 @dataclass
 class ThrowawayPostgres:
     """A PostgreSQL server that lives as long as this object is started."""

@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-import asyncpg
 from tasks_api.app import create_app
 
+from tests.support.postgres import terminate_backends
 from tests.tasks_api.conftest import _client, task_body
-
-
-async def _kill_api_backends(url: str) -> int:
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        return await conn.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND application_name = 'tasks-api'"
-        )
-    finally:
-        await conn.close()
 
 
 async def test_reads_survive_killed_connections_writes_get_503(
@@ -31,15 +19,15 @@ async def test_reads_survive_killed_connections_writes_get_503(
         assert created.status_code == 201
         url = created.headers["location"]
 
-        assert await _kill_api_backends(postgres_url) >= 1
+        assert await terminate_backends(postgres_url, application_name="tasks-api") >= 1
         listed = await client.get("/api/tasks", headers=headers)
         assert listed.status_code == 200, listed.text
         assert [t["id"] for t in listed.json()] == [created.json()["id"]]
 
-        assert await _kill_api_backends(postgres_url) >= 1
+        assert await terminate_backends(postgres_url, application_name="tasks-api") >= 1
         assert (await client.get(url, headers=headers)).status_code == 200
 
-        assert await _kill_api_backends(postgres_url) >= 1
+        assert await terminate_backends(postgres_url, application_name="tasks-api") >= 1
         write = await client.post("/api/tasks", json=task_body(name="during fail-over"), headers=headers)
         assert write.status_code in {201, 503}
         if write.status_code == 503:

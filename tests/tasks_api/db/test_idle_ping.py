@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
 from sqlalchemy import text
 from tasks_api.db.engine import create_pool
 from tasks_api.settings import Settings
 
-
-async def _kill_other_backends(url: str) -> int:
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        return await conn.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-    finally:
-        await conn.close()
+from tests.support.postgres import terminate_backends
 
 
 async def test_connection_killed_while_idle_is_replaced(postgres_url: str) -> None:
@@ -26,7 +16,7 @@ async def test_connection_killed_while_idle_is_replaced(postgres_url: str) -> No
     try:
         async with pool.connect() as conn:
             first = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        assert await _kill_other_backends(postgres_url) == 1
+        assert await terminate_backends(postgres_url) == 1
         await asyncio.sleep(0.4)  # longer than the idle threshold: the next checkout pings
         async with pool.connect() as conn:
             second = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()

@@ -8,13 +8,7 @@ import pytest
 from tasks_api.db.request_pool import create_request_pool
 from tasks_api.settings import Settings
 
-
-async def _terminate(url: str, pid: int) -> None:
-    admin = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
-    finally:
-        await admin.close()
+from tests.support.postgres import terminate_backends
 
 
 async def test_a_connection_that_died_while_idle_is_replaced_at_checkout(postgres_url: str) -> None:
@@ -24,7 +18,7 @@ async def test_a_connection_that_died_while_idle_is_replaced_at_checkout(postgre
     try:
         async with pool.connection() as conn:
             first = conn.get_server_pid()
-        await _terminate(postgres_url, first)
+        assert await terminate_backends(postgres_url, pid=first) == 1
         async with pool.connection() as conn:
             assert await conn.fetchval("SELECT 1") == 1
             assert conn.get_server_pid() != first

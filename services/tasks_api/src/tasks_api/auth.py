@@ -254,7 +254,7 @@ def unauthorized(missing: bool = False) -> ProblemError:
 
 
 async def authenticate(request: Request) -> Principal:
-    """The verified caller of ``request``, or ProblemError 401."""
+    """The verified caller of ``request``, or ProblemError 401 (also usable as a FastAPI dependency)."""
     header = request.headers.get("authorization")
     if not header:
         raise unauthorized(missing=True)
@@ -268,8 +268,3 @@ async def authenticate(request: Request) -> Principal:
     except TokenError as exc:
         log.info("token refused: %s", exc)
         raise unauthorized() from None
-
-
-async def current_user(request: Request) -> Principal:
-    """FastAPI dependency: the verified caller, or 401."""
-    return await authenticate(request)

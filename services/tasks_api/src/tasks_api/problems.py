@@ -175,27 +175,20 @@ async def _on_dbapi(request: Request, exc: Exception) -> JSONResponse:
     if (
         exc.connection_invalidated
         or isinstance(exc, OperationalError | InterfaceError)
-        or _is_connection(exc)
+        or is_connection_failure(exc)
     ):
         return await _on_database_unavailable(request, exc)
     return await _on_unexpected(request, exc)
 
 
-def is_connection_error(exc: DBAPIError) -> bool:
-    """The driver error underneath says the connection was refused, lost, or not possible yet."""
-    return _is_connection(exc)
-
-
 def is_connection_failure(exc: BaseException) -> bool:
-    """The same, for a driver's own exception (asyncpg's, or the socket's) as the task routes see them."""
-    return _is_connection(exc, start=exc)
-
-
-def _is_connection(exc: BaseException, start: BaseException | None = None) -> bool:
-    # The driver's own error sits under the DB-API adapter's (asyncpg's CannotConnectNowError, raised while a
-    # restarted or resuming server recovers, arrives as a plain adapter Error): look down the whole chain.
+    """The connection was refused, lost, or not possible yet: a driver's exception (asyncpg's, the
+    socket's) as the task routes see it, or the one under a SQLAlchemy DBAPIError."""
+    # Under SQLAlchemy the driver's error sits below the DB-API adapter's (asyncpg's CannotConnectNowError,
+    # raised while a restarted or resuming server recovers, arrives as a plain adapter Error): look down the
+    # whole chain.
     names: set[str] = set()
-    cause: BaseException | None = start if start is not None else getattr(exc, "orig", None)
+    cause: BaseException | None = exc.orig if isinstance(exc, DBAPIError) else exc
     for _ in range(5):
         if cause is None:
             break

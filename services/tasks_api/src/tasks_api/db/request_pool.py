@@ -28,10 +28,9 @@ CHECKOUT_ATTEMPTS = 3
 
 
 class RequestPool:
-    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float, idle_ping: IdlePing) -> None:
+    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float) -> None:
         self.pool = pool
         self.acquire_timeout = acquire_timeout
-        self.idle_ping = idle_ping
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -115,4 +114,4 @@ async def create_request_pool(settings: Settings) -> RequestPool:
         setup=idle_ping.on_checkout,
         reset=idle_ping.on_release,
     )
-    return RequestPool(pool, settings.db_pool_timeout_seconds, idle_ping)
+    return RequestPool(pool, settings.db_pool_timeout_seconds)

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 
-from tasks_api.problems import is_connection_error, is_connection_failure
+from tasks_api.problems import is_connection_failure
 
 log = logging.getLogger("tasks_api.db")
 T = TypeVar("T")
@@ -26,7 +26,7 @@ T = TypeVar("T")
 def is_retryable(exc: BaseException) -> bool:
     """A lost or refused connection; never a pool that is merely busy (retrying would add load)."""
     if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or is_connection_error(exc)
+        return exc.connection_invalidated or is_connection_failure(exc)
     return isinstance(exc, DisconnectionError) or is_connection_failure(exc)
 
 
@@ -36,11 +36,9 @@ class ReadRetry:
     first_delay_seconds: float = 0.1
     max_delay_seconds: float = 1.0
 
-    async def run(
-        self, read: Callable[[], Awaitable[T]], reset: Callable[[], Awaitable[None]] | None = None
-    ) -> T:
-        """``read()`` until it succeeds or the budget is spent; ``reset()`` between attempts hands a dead
-        connection back (not needed when ``read`` checks its connection out and in itself)."""
+    async def run(self, read: Callable[[], Awaitable[T]]) -> T:
+        """``read()`` until it succeeds or the budget is spent. ``read`` checks its connection out and in
+        itself, so each attempt gets a live one (the pools drop a connection that failed)."""
         deadline = time.monotonic() + self.budget_seconds
         delay = self.first_delay_seconds
         attempt = 1
@@ -52,15 +50,6 @@ class ReadRetry:
                 if not is_retryable(exc) or time.monotonic() + pause > deadline:
                     raise
                 log.warning("read failed on a lost connection (attempt %d); retrying", attempt)
-                if reset is not None:
-                    await _quietly(reset)
                 await asyncio.sleep(pause)
                 delay = min(delay * 2, self.max_delay_seconds)
                 attempt += 1
-
-
-async def _quietly(reset: Callable[[], Awaitable[None]]) -> None:
-    try:
-        await reset()
-    except Exception:  # the connection is gone already; the pool has invalidated it
-        log.debug("reset after a lost connection failed", exc_info=True)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from tasks_api.auth import Principal, current_user
+from tasks_api.auth import Principal, authenticate
 from tasks_api.executions import repository as repo
 from tasks_api.executions.schemas import (
     ExecutionList,
@@ -36,7 +36,7 @@ def _invalid(field: str, message: str) -> ProblemError:
 )
 async def list_task_executions(
     request: Request,
-    user: Annotated[Principal, Depends(current_user)],
+    user: Annotated[Principal, Depends(authenticate)],
     task_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="The task's id")],
     limit: Annotated[int | None, Query(ge=1, description="Page size (default 100, at most 500)")] = None,
     cursor: Annotated[str | None, Query(max_length=200, description="From the previous page's Link")] = None,

@@ -18,14 +18,8 @@ from tasks_api.tasks.schemas import ListQuery
 
 M = TypeVar("M", bound=BaseModel)
 
-MAX_ID = 2**63 - 1
-TASK_ID_SCHEMA: dict[str, Any] = {
-    "type": "integer",
-    "minimum": 1,
-    "maximum": MAX_ID,
-    "description": "The task's id",
-}
-_TASK_ID = TypeAdapter(Annotated[int, Field(ge=1, le=MAX_ID)])
+_TASK_ID = TypeAdapter(Annotated[int, Field(ge=1, le=2**63 - 1, description="The task's id")])
+TASK_ID_SCHEMA: dict[str, Any] = _TASK_ID.json_schema()
 
 
 def list_query(request: Request) -> ListQuery:

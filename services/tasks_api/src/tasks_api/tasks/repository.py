@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from tasks_api.db.models import Task
-
 # The columns a client writes (through TaskFields) and the server derives; the rest are the store's own.
 WRITABLE_COLUMNS = (
     "name",
@@ -33,7 +31,6 @@ WRITABLE_COLUMNS = (
     "device_operation",
     "next_run_at",
 )
-COLUMNS = tuple(column.name for column in Task.__table__.columns)
 
 
 class InvalidCursorError(ValueError):

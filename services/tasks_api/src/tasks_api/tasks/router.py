@@ -146,21 +146,6 @@ async def delete_task(request: Request) -> Response:
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/api", tags=["tasks"], route_class=RequestRoute)
-    one: dict[str, Any] = {"response_model": TaskOut, "responses": WRITE_ERRORS}
-
-    # Fresh documents per route: FastAPI merges them into each operation in place.
-    def by_id() -> dict[str, Any]:
-        return openapi.operation(parameters=[TASK_ID])
-
-    def write_by_id() -> dict[str, Any]:
-        return openapi.operation(parameters=[TASK_ID, IF_MATCH])
-
-    def create() -> dict[str, Any]:
-        return openapi.operation(body=TaskFields)
-
-    def replace() -> dict[str, Any]:
-        return openapi.operation(parameters=[TASK_ID, IF_MATCH], body=TaskFields)
-
     router.add_api_route(
         "/tasks",
         list_tasks,
@@ -170,83 +155,52 @@ def build_router() -> APIRouter:
         summary="List the caller's tasks (ordered by hour, minute, id; paged with Link rel=next)",
         openapi_extra=openapi.operation(parameters=openapi.query_parameters(ListQuery)),
     )
-    router.add_api_route(
-        "/tasks",
-        create_task,
-        methods=["POST"],
-        status_code=201,
-        summary="Create a task",
-        openapi_extra=create(),
-        **one,
-    )
-    router.add_api_route(
-        "/tasks/{task_id}", get_task, methods=["GET"], summary="Read a task", openapi_extra=by_id(), **one
-    )
-    router.add_api_route(
-        "/tasks/{task_id}",
-        replace_task,
-        methods=["PUT"],
-        summary="Replace a task",
-        openapi_extra=replace(),
-        **one,
-    )
-    router.add_api_route(
-        "/tasks/{task_id}",
-        patch_task,
-        methods=["PATCH"],
-        summary="Change some fields of a task",
-        openapi_extra=openapi.operation(parameters=[TASK_ID, IF_MATCH], body=TaskPatch),
-        **one,
-    )
-    router.add_api_route(
-        "/tasks/{task_id}",
-        delete_task,
-        methods=["DELETE"],
-        status_code=204,
-        responses=WRITE_ERRORS,
-        summary="Delete a task",
-        response_class=Response,
-        openapi_extra=write_by_id(),
-    )
-    # The original service's paths, kept for its clients.
-    legacy: dict[str, Any] = {"deprecated": True, "tags": ["tasks (original paths)"]}
-    router.add_api_route(
-        "/task",
-        create_task,
-        methods=["POST"],
-        status_code=201,
-        operation_id="create_task_legacy",
-        openapi_extra=create(),
-        **one,
-        **legacy,
-    )
-    router.add_api_route(
-        "/task/{task_id}",
-        get_task,
-        methods=["GET"],
-        operation_id="get_task_legacy",
-        openapi_extra=by_id(),
-        **one,
-        **legacy,
-    )
-    router.add_api_route(
-        "/task/{task_id}",
-        replace_task,
-        methods=["PUT"],
-        operation_id="replace_task_legacy",
-        openapi_extra=replace(),
-        **one,
-        **legacy,
-    )
-    router.add_api_route(
-        "/task/{task_id}",
-        delete_task,
-        methods=["DELETE"],
-        status_code=204,
-        responses=WRITE_ERRORS,
-        operation_id="delete_task_legacy",
-        response_class=Response,
-        openapi_extra=write_by_id(),
-        **legacy,
-    )
+    one: dict[str, Any] = {"response_model": TaskOut, "responses": WRITE_ERRORS}
+    gone: dict[str, Any] = {"status_code": 204, "responses": WRITE_ERRORS, "response_class": Response}
+    by_id, write_by_id = [TASK_ID], [TASK_ID, IF_MATCH]
+    # (path after /tasks, method, endpoint, route options, documented inputs, summary, on the original's path)
+    routes: list[tuple[str, str, Any, dict[str, Any], dict[str, Any], str, bool]] = [
+        ("", "POST", create_task, {**one, "status_code": 201}, {"body": TaskFields}, "Create a task", True),
+        ("/{task_id}", "GET", get_task, one, {"parameters": by_id}, "Read a task", True),
+        (
+            "/{task_id}",
+            "PUT",
+            replace_task,
+            one,
+            {"parameters": write_by_id, "body": TaskFields},
+            "Replace a task",
+            True,
+        ),
+        (
+            "/{task_id}",
+            "PATCH",
+            patch_task,
+            one,
+            {"parameters": write_by_id, "body": TaskPatch},
+            "Change some fields of a task",
+            False,
+        ),
+        ("/{task_id}", "DELETE", delete_task, gone, {"parameters": write_by_id}, "Delete a task", True),
+    ]
+    for rest, method, endpoint, options, inputs_doc, summary, original in routes:
+        # openapi.operation() builds a fresh document per call: FastAPI merges it into the operation in place.
+        router.add_api_route(
+            f"/tasks{rest}",
+            endpoint,
+            methods=[method],
+            summary=summary,
+            openapi_extra=openapi.operation(**inputs_doc),
+            **options,
+        )
+        if original:  # the original service's paths, kept for its clients
+            router.add_api_route(
+                f"/task{rest}",
+                endpoint,
+                methods=[method],
+                operation_id=f"{endpoint.__name__}_legacy",
+                deprecated=True,
+                tags=["tasks (original paths)"],
+                openapi_extra=openapi.operation(**inputs_doc),
+                **options,
+            )
     return router

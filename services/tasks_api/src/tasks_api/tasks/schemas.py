@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,6 +17,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from tasks_api.domain.days import InvalidDaysError, normalize_days
+from tasks_api.domain.schedule import as_utc
 
 Status = Literal["ACT", "INA"]
 DeviceOperation = Literal["ACTIVATE", "DEACTIVATE"]
@@ -29,9 +30,6 @@ Description = Annotated[str, StringConstraints(max_length=255, pattern=NO_NUL)]
 Command = Annotated[str, StringConstraints(max_length=255, pattern=NO_NUL)]
 DeviceId = Annotated[str, StringConstraints(max_length=30, pattern=NO_NUL)]
 TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
-
-# Server-owned fields a client may echo back (the original's app PUTs the whole entity); they are ignored.
-READ_ONLY_FIELDS = ("id", "jobId", "createdAt", "updatedAt", "nextRunAt")
 
 
 def check_time_zone(value: str) -> str:
@@ -53,7 +51,31 @@ class _Wire(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
-class TaskFields(_Wire):
+class _TaskWrite(_Wire):
+    """What every write body shares: the server-owned fields a client may echo back (the original's app PUTs
+    the whole entity), accepted and ignored, and the checks of the days and the zone."""
+
+    id: int | None = Field(default=None, json_schema_extra={"readOnly": True})
+    job_id: str | None = Field(default=None, json_schema_extra={"readOnly": True})
+    created_at: datetime | None = Field(default=None, json_schema_extra={"readOnly": True})
+    updated_at: datetime | None = Field(default=None, json_schema_extra={"readOnly": True})
+    next_run_at: datetime | None = Field(default=None, json_schema_extra={"readOnly": True})
+
+    @field_validator("execution_days", check_fields=False)
+    @classmethod
+    def _days(cls, value: str | None) -> str | None:
+        return None if value is None else check_days(value)
+
+    @field_validator("time_zone", check_fields=False)
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else check_time_zone(value)
+
+
+_READ_ONLY_ATTRS = frozenset(_TaskWrite.model_fields)
+
+
+class TaskFields(_TaskWrite):
     """The writable fields; POST and PUT take all of them (PUT replaces)."""
 
     name: Name
@@ -68,28 +90,11 @@ class TaskFields(_Wire):
     device_id: DeviceId | None = None
     device_operation: DeviceOperation | None = None
 
-    # Accepted and ignored; see READ_ONLY_FIELDS.
-    id: int | None = Field(default=None, json_schema_extra={"readOnly": True})
-    job_id: str | None = Field(default=None, json_schema_extra={"readOnly": True})
-    created_at: datetime | None = Field(default=None, json_schema_extra={"readOnly": True})
-    updated_at: datetime | None = Field(default=None, json_schema_extra={"readOnly": True})
-    next_run_at: datetime | None = Field(default=None, json_schema_extra={"readOnly": True})
-
-    @field_validator("execution_days")
-    @classmethod
-    def _days(cls, value: str) -> str:
-        return check_days(value)
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        return None if value is None else check_time_zone(value)
-
     def writable(self) -> dict[str, Any]:
-        return self.model_dump(exclude=set(_READ_ONLY_ATTRS))
+        return self.model_dump(exclude=_READ_ONLY_ATTRS)
 
 
-class TaskPatch(_Wire):
+class TaskPatch(_TaskWrite):
     """A merge patch: only the fields present change."""
 
     name: Name | None = None
@@ -104,36 +109,12 @@ class TaskPatch(_Wire):
     device_id: DeviceId | None = None
     device_operation: DeviceOperation | None = None
 
-    id: int | None = Field(default=None, json_schema_extra={"readOnly": True})
-    job_id: str | None = Field(default=None, json_schema_extra={"readOnly": True})
-    created_at: datetime | None = Field(default=None, json_schema_extra={"readOnly": True})
-    updated_at: datetime | None = Field(default=None, json_schema_extra={"readOnly": True})
-    next_run_at: datetime | None = Field(default=None, json_schema_extra={"readOnly": True})
-
-    @field_validator("execution_days")
-    @classmethod
-    def _days(cls, value: str | None) -> str | None:
-        return None if value is None else check_days(value)
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        return None if value is None else check_time_zone(value)
-
     def changes(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.model_fields_set if k not in _READ_ONLY_ATTRS}
 
 
-_READ_ONLY_ATTRS = ("id", "job_id", "created_at", "updated_at", "next_run_at")
 # Fields that may not be set to null by a patch.
 REQUIRED_ATTRS = ("name", "hour", "minute", "execution_days", "time_zone", "status")
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; they were stored as UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 class TaskOut(BaseModel):
@@ -159,7 +140,7 @@ class TaskOut(BaseModel):
     @field_validator("execute_until", "next_run_at", "created_at", "updated_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        return _utc(value)
+        return None if value is None else as_utc(value)  # SQLite hands back naive UTC
 
 
 Day = Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]

@@ -8,10 +8,11 @@ datetimes as ISO 8601 in UTC with ``Z`` (tests compare all three on the same row
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic_core import to_json
+
+from tasks_api.domain.schedule import as_utc
 
 # (JSON name, column name) in TaskOut's order.
 FIELDS = (
@@ -35,14 +36,13 @@ FIELDS = (
 TIMESTAMP_COLUMNS = frozenset({"execute_until", "next_run_at", "created_at", "updated_at"})
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; they were stored as UTC.
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+def _wire(column: str, value: Any) -> Any:
+    # SQLite hands back naive datetimes, stored as UTC.
+    return as_utc(value) if column in TIMESTAMP_COLUMNS and value is not None else value
 
 
 def task_document(values: Mapping[str, Any]) -> str:
-    item = {key: _utc(values[col]) if col in TIMESTAMP_COLUMNS else values[col] for key, col in FIELDS}
-    return to_json(item).decode()
+    return to_json({key: _wire(col, values[col]) for key, col in FIELDS}).decode()
 
 
 def list_document(items: Sequence[str]) -> bytes:
