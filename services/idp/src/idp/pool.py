@@ -547,34 +547,29 @@ class UserPool:
         user.totp_last_step = step
         return None
 
+    def _token_setup_user(self, db: Session, access_token: Any, session: Any) -> tuple[User, Any]:
+        """Whose software token is being set up: the MFA_SETUP sign-in session's user (and that session), or
+        the access token's (and None)."""
+        if session is None:
+            return self.user_from_access_token(db, access_token), None
+        record = self.load_session(db, "auth", session)
+        if record is None or record.data.get("challenge") != "MFA_SETUP":
+            raise expired_session()
+        user = db.get(User, record.sub, with_for_update=True)
+        if user is None:
+            raise user_not_found()
+        return user, record
+
     def associate_software_token(self, access_token: Any, session: Any) -> dict[str, Any]:
         secret = mfa.new_secret()
         with self.store.begin() as db:
-            if session is not None:
-                record = self.load_session(db, "auth", session)
-                if record is None or record.data.get("challenge") != "MFA_SETUP":
-                    raise expired_session()
-                user = db.get(User, record.sub, with_for_update=True)
-                if user is None:
-                    raise user_not_found()
-                user.totp_pending_secret = secret
-                return {"SecretCode": secret, "Session": session}
-            user = self.user_from_access_token(db, access_token)
+            user, record = self._token_setup_user(db, access_token, session)
             user.totp_pending_secret = secret
-            return {"SecretCode": secret}
+            return {"SecretCode": secret} if record is None else {"SecretCode": secret, "Session": session}
 
     def verify_software_token(self, access_token: Any, session: Any, code: Any) -> dict[str, Any]:
         with self.store.begin() as db:
-            record = None
-            if session is not None:
-                record = self.load_session(db, "auth", session)
-                if record is None or record.data.get("challenge") != "MFA_SETUP":
-                    raise expired_session()
-                user = db.get(User, record.sub, with_for_update=True)
-                if user is None:
-                    raise user_not_found()
-            else:
-                user = self.user_from_access_token(db, access_token)
+            user, record = self._token_setup_user(db, access_token, session)
             if not user.totp_pending_secret:
                 raise invalid_parameter(
                     "No software token is being associated: call AssociateSoftwareToken first."
