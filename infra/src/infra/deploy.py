@@ -52,6 +52,15 @@ class Command:
     def shell(self) -> str:
         return f"(cd infra && {shlex.join(self.argv)})"
 
+    def without_profile(self) -> Command:
+        """The same call on the ambient credentials (a pipeline's role; the CDK CLI assumes the bootstrap
+        roles of the target account itself)."""
+        argv = list(self.argv)
+        if "--profile" in argv:
+            at = argv.index("--profile")
+            del argv[at : at + 2]
+        return Command(tuple(argv), self.profile)
+
 
 def cdk_command(
     verb: str,
@@ -159,6 +168,8 @@ class Runner:
     run: Callable[..., subprocess.CompletedProcess[bytes]] = subprocess.run
     cwd: Path = INFRA_DIR  # where the CDK CLI runs (infra/)
     check_tools: bool = True
+    # In a pipeline: no --profile on CDK calls (see Command.without_profile).
+    ambient_credentials: bool = False
     step_number: int = field(default=0, init=False)
 
     def announce(self, title: str, detail: str | None = None) -> None:
@@ -185,6 +196,8 @@ class Runner:
                 )
 
     def cdk(self, title: str, command: Command, stack: str | None = None) -> dict[str, str]:
+        if self.ambient_credentials:
+            command = command.without_profile()
         self.announce(title, f"$ {command.shell()}")
         if self.dry_run:
             return Placeholders(stack or "")
@@ -211,9 +224,16 @@ def _require_tools(runner: Runner, needs_docker: bool) -> None:
         raise DeployError("Docker (with buildx for linux/arm64) is needed to build the Tasks API image.")
 
 
-def deploy(config: Environment, runner: Runner, session_factory: Callable[..., Any] | None = None) -> None:
-    """The whole ordered deploy of one environment (see the module docstring)."""
-    _require_tools(runner, needs_docker=True)
+def deploy(
+    config: Environment,
+    runner: Runner,
+    session_factory: Callable[..., Any] | None = None,
+    api_image: str | None = None,
+) -> None:
+    """The whole ordered deploy of one environment (see the module docstring). With `api_image` (an ECR
+    image by digest, from a pipeline's release.json) the Tasks stack runs that image: nothing is built."""
+    _require_tools(runner, needs_docker=api_image is None)
+    image_context = {"apiImage": api_image} if api_image else {}
     if session_factory is None and not runner.dry_run:
         import boto3
 
@@ -268,7 +288,12 @@ def deploy(config: Environment, runner: Runner, session_factory: Callable[..., A
     }
     tasks = runner.cdk(
         "Deploy the Tasks stack (workload account) with the IdP's issuer and client ids",
-        cdk_command("deploy", config, "Tasks", context={**idp_context, "frontendUrl": known_url or ""}),
+        cdk_command(
+            "deploy",
+            config,
+            "Tasks",
+            context={**idp_context, "frontendUrl": known_url or "", **image_context},
+        ),
         config.stack_name("Tasks"),
     )
     if runner.dry_run or (FRONTEND_DIR / "package.json").is_file():
@@ -286,7 +311,7 @@ def deploy(config: Environment, runner: Runner, session_factory: Callable[..., A
     )
     new_url = frontend["FrontendUrl"]
     if runner.dry_run or new_url != known_url:
-        context = {**idp_context, "frontendUrl": new_url}
+        context = {**idp_context, "frontendUrl": new_url, **image_context}
         condition = "Only when the FrontendUrl differs from step 2's: " if runner.dry_run else ""
         runner.cdk(
             f"{condition}add the frontend URL to the web client's callback/logout URLs",
@@ -337,24 +362,23 @@ def diff(config: Environment, runner: Runner, session_factory: Callable[..., Any
         runner.cdk(f"Diff the {kind} stack", cdk_command("diff", config, kind, context=context))
 
 
-def bootstrap(config: Environment, runner: Runner) -> None:
-    """Once per account/region: the CDK's asset bucket, image repository and deploy roles."""
-    _require_tools(runner, needs_docker=False)
-    targets = {(t.account, t.region, t.profile) for t in (config.security, config.workload)}
-    for account, region, profile in sorted(targets):
-        command = Command(
-            (
-                CDK_BIN,
-                "bootstrap",
-                f"aws://{account}/{region}",
-                "--profile",
-                profile,
-                "-c",
-                f"env={config.name}",
-            ),
-            profile,
-        )
-        runner.cdk(f"Bootstrap {account} in {region}", command)
+def bootstrap(
+    config: Environment,
+    runner: Runner,
+    templates: Mapping[str, Mapping[str, Any]] | None = None,
+    iam_for: Callable[..., Any] | None = None,
+) -> None:
+    """Once per account/region: the CDK's asset bucket, image repository and deploy roles, trusting the
+    Deployments account that deploys there, with an execution policy from the synthesized templates."""
+    from infra.environments import load_environments, load_pipelines
+    from infra.pipelines.bootstrap import bootstrap_targets, environment_targets, synth_templates
+
+    if templates is None:
+        from infra.app import build_app
+
+        templates = synth_templates(lambda app: build_app(config, app=app))
+    targets = environment_targets(config, load_environments(), load_pipelines())
+    bootstrap_targets(targets, templates, runner, config.name, iam_for)
 
 
 def synth(config: Environment, outdir: Path) -> list[Path]:
@@ -373,9 +397,17 @@ def synth(config: Environment, outdir: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.deploy", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["synth", "diff", "deploy", "bootstrap"])
-    parser.add_argument("--env", required=True, choices=ENVIRONMENT_NAMES)
+    parser.add_argument("--env", required=True, choices=(*ENVIRONMENT_NAMES, "pipelines"))
     parser.add_argument("--dry-run", action="store_true", help="print the plan and commands; call nothing")
+    parser.add_argument("--release", type=Path, help="release.json of a pipeline build: deploy its API image")
+    parser.add_argument(
+        "--pipeline", action="store_true", help="run on a pipeline's role: assume the CDK roles, no profiles"
+    )
     args = parser.parse_args(argv)
+    if args.env == "pipelines":
+        from infra.pipelines.deploy import main as pipelines_main
+
+        return pipelines_main(args.command, dry_run=args.dry_run)
     try:
         config = get_environment(args.env)
         if args.command == "synth":
@@ -387,7 +419,16 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "bootstrap":
             bootstrap(config, Runner(dry_run=args.dry_run))
         else:
-            deploy(config, Runner(dry_run=args.dry_run))
+            from infra.pipelines.release import api_image_of
+
+            runner = Runner(dry_run=args.dry_run, ambient_credentials=args.pipeline)
+            sessions = None
+            if args.pipeline and not args.dry_run:
+                from infra.pipelines.credentials import AssumedRoleSessions
+
+                sessions = AssumedRoleSessions.for_environment(config, "deploy")
+            api_image = api_image_of(args.release) if args.release else None
+            deploy(config, runner, session_factory=sessions, api_image=api_image)
     except (DeployError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

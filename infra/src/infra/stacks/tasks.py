@@ -15,9 +15,9 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as targets
 from aws_cdk import aws_s3 as s3
-from aws_cdk.aws_ecr_assets import Platform
 from constructs import Construct
 
+from infra.constructs.api_image import api_container_image
 from infra.constructs.nag import acknowledge
 from infra.constructs.retention import retention as log_retention
 from infra.constructs.service_alarms import ServiceAlarms
@@ -75,6 +75,7 @@ class TasksStack(Stack):
         auth_issuer: str,
         auth_client_ids: tuple[str, ...],
         cors_origins: tuple[str, ...],
+        api_image: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -125,12 +126,7 @@ class TasksStack(Stack):
         )
         self.container = self.task_definition.add_container(
             CONTAINER_NAME,
-            image=ecs.ContainerImage.from_asset(
-                str(repo_root),
-                file="Dockerfile.arm64",
-                platform=Platform.LINUX_ARM64,
-                exclude=IMAGE_EXCLUDES,
-            ),
+            image=api_container_image(self, api_image, repo_root, IMAGE_EXCLUDES),
             port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT, name="http")],
             environment={
                 "AUTH_ISSUER": auth_issuer,
