@@ -164,7 +164,7 @@ class Runner:
     """Prints each numbered step; runs it unless this is a dry run."""
 
     dry_run: bool
-    out: TextIO = sys.stdout
+    out: TextIO = field(default_factory=lambda: sys.stdout)  # the stdout of the moment, not of import
     run: Callable[..., subprocess.CompletedProcess[bytes]] = subprocess.run
     cwd: Path = INFRA_DIR  # where the CDK CLI runs (infra/)
     check_tools: bool = True
