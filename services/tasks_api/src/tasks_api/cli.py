@@ -8,11 +8,15 @@ import logging
 import sys
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from tasks_api import logging as json_logging
 from tasks_api.settings import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = logging.getLogger("tasks_api.cli")
 
@@ -28,29 +32,35 @@ def _settings() -> Settings:
 
 
 def serve(settings: Settings, host: str | None, port: int | None) -> int:
-    import uvicorn
-
     from tasks_api.app import create_app
-    from tasks_api.slowclients import protocol_with_header_timeout
 
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
+    server = DrainingServer(
+        uvicorn_config(app, settings, host, port), app.state.readiness, settings.drain_seconds
+    )
+    server.run()
+    return 0
+
+
+def uvicorn_config(app: object, settings: Settings, host: str | None, port: int | None) -> uvicorn.Config:
+    import uvicorn
+
+    from tasks_api.slowclients import protocol_with_header_timeout
+
+    return uvicorn.Config(
+        app,  # type: ignore[arg-type]
         host=host or settings.host,
         port=port or settings.port,
         loop="uvloop",
         http=protocol_with_header_timeout(settings.request_header_timeout_seconds),
         # Longer than the ALB's 60 s idle timeout, so the ALB always closes first (no 502 on reuse).
         timeout_keep_alive=settings.keep_alive_timeout_seconds,
-        timeout_graceful_shutdown=int(max(settings.drain_seconds * 4, 30)),
+        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
         access_log=False,
         log_config=None,
         proxy_headers=True,
         server_header=False,
     )
-    server = DrainingServer(config, app.state.readiness, settings.drain_seconds)
-    server.run()
-    return 0
 
 
 class DrainingServer:
@@ -95,7 +105,7 @@ class DrainingServer:
             self._timer.cancel()
 
 
-async def _migrate(settings: Settings, revision: str, down: bool) -> None:
+async def _migrate(settings: Settings, revision: str, down: bool) -> bool:
     from tasks_api.db import migrate
     from tasks_api.db.engine import create_engine, transactional
 
@@ -104,8 +114,8 @@ async def _migrate(settings: Settings, revision: str, down: bool) -> None:
     try:
         if down:
             await migrate.downgrade(engine, revision)
-        else:
-            await migrate.upgrade(engine, revision)
+            return True
+        return await migrate.upgrade(engine, revision)
     finally:
         await pool.dispose()
 
@@ -131,11 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         revision = args.revision or ("base" if args.down else "head")
         try:
-            asyncio.run(_migrate(settings, revision, args.down))
+            applied = asyncio.run(_migrate(settings, revision, args.down))
         except OSError as exc:
             print(f"tasks-api: cannot reach the database: {exc}", file=sys.stderr)
             return 1
-        log.info("migrations applied", extra={"revision": revision, "down": args.down})
+        if applied:
+            log.info("migrations applied", extra={"revision": revision, "down": args.down})
         return 0
     from tasks_api.executions import worker  # only the worker command needs it
 
