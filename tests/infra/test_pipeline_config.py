@@ -88,3 +88,21 @@ def test_deploying_the_pipelines_goes_sdlc_first_each_with_its_profile(capfd):
     assert prod in out
     assert out.index(sdlc) < out.index(prod)
     assert "--require-approval broadening" in out
+
+
+def test_the_organization_spec_holds_every_account_the_pipelines_use():
+    """Nothing the pipelines need is created by hand: `city-org apply` makes these accounts in these OUs."""
+    spec = yaml.safe_load((Path(CONFIG_FILE).parents[1] / "org" / "organization.yaml").read_text())
+    accounts = spec["accounts"]
+    pipelines = load_pipelines()
+    deployments = {
+        a["tags"]["environment"]: a["ou"] for a in accounts if a["tags"].get("workload") == "pipelines"
+    }
+    assert deployments == {"dev": "Deployments/SDLC", "prod": "Deployments/Prod"}
+    workloads = {
+        a["tags"]["environment"]: a["ou"] for a in accounts if a["tags"].get("workload") == "tasks-api"
+    }
+    for name in (*pipelines.sdlc.environments, *pipelines.prod.environments):
+        assert name in workloads, f"no account for {name} in infra/org/organization.yaml"
+    assert workloads["prod"] == "Workloads/Prod"
+    assert {workloads[name] for name in pipelines.sdlc.environments} == {"Workloads/SDLC"}

@@ -229,7 +229,7 @@ def test_a_policy_problem_blocks_the_spec_before_any_aws_call(spec_copy: Path) -
 def test_validate_command(spec_copy: Path) -> None:
     out = io.StringIO()
     assert main(["validate", "--spec", str(spec_copy)], out=out, err=io.StringIO()) == 0
-    assert out.getvalue() == f"{spec_copy}: valid (9 OUs, 2 SCPs, 6 accounts)\n"
+    assert out.getvalue() == f"{spec_copy}: valid (9 OUs, 2 SCPs, 7 accounts)\n"
 
 
 def test_a_missing_spec_file_is_reported(tmp_path: Path) -> None:
