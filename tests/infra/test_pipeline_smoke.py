@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
-from infra.pipelines.smoke import SmokeFailure, SmokeTarget, run_smoke, wait_ready
+from infra.pipelines.smoke import SmokeFailure, SmokeTarget, deployed_target, run_smoke, wait_ready
 
+from tests.support.moto import client, moto_server
 from tests.support.net import free_port
 
 # loadtests/ is a top-level folder, not an installed package (as in tests/loadtests/conftest.py).
@@ -129,3 +132,67 @@ def test_the_command_line_explains_what_it_needs():
     )
     assert result.returncode == 2
     assert "give --env, or --api-url, --token-url, --client-id and SMOKE_CLIENT_SECRET" in result.stderr
+
+
+def _stack_with_outputs(cfn, name: str, outputs: dict[str, str]) -> None:
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(template))
+
+
+class _MotoSessions:
+    """`session_factory(profile_name=...)` whose clients all talk to one moto server."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __call__(self, profile_name: str) -> _MotoSessions:
+        return self
+
+    def client(self, service: str, region_name: str):
+        return client(service, self.url)
+
+
+@pytest.fixture
+def aws():
+    with moto_server() as url:
+        httpx.post(f"{url}/moto-api/reset")
+        yield _MotoSessions(url)
+
+
+CLOUDFRONT = "https://d111.cloudfront.net"
+
+
+@pytest.mark.parametrize(
+    ("api_url", "expected"),
+    [
+        ("http://city-alb-1.us-east-1.elb.amazonaws.com", CLOUDFRONT),  # a plain-HTTP origin: via CloudFront
+        ("https://api.city-tasks.example.com", "https://api.city-tasks.example.com"),
+    ],
+)
+def test_a_deployed_environment_is_found_from_its_stack_outputs(environments, aws, api_url, expected):
+    config = environments["dev"]
+    cognito = aws.client("cognito-idp", "us-east-1")
+    pool = cognito.create_user_pool(PoolName="city-tasks-dev")["UserPool"]["Id"]
+    machine = cognito.create_user_pool_client(UserPoolId=pool, ClientName="load", GenerateSecret=True)
+    machine = machine["UserPoolClient"]
+    cfn = aws.client("cloudformation", "us-east-1")
+    hosted_ui = "https://city-tasks-dev.auth.us-east-1.amazoncognito.com"
+    idp = {"UserPoolId": pool, "LoadTestClientId": machine["ClientId"], "HostedUiDomain": hosted_ui}
+    _stack_with_outputs(cfn, config.stack_name("Idp"), idp)
+    _stack_with_outputs(cfn, config.stack_name("Tasks"), {"ApiUrl": api_url})
+    _stack_with_outputs(cfn, config.stack_name("Frontend"), {"FrontendUrl": CLOUDFRONT})
+
+    target = deployed_target(config, aws)
+    assert target.api_url == expected
+    assert target.token_url == f"{hosted_ui}/oauth2/token"
+    assert target.client_id == machine["ClientId"]
+    assert target.client_secret == machine["ClientSecret"]
+    assert machine["ClientSecret"] not in repr(target)
+
+
+def test_an_environment_that_is_not_deployed_is_named(environments, aws):
+    with pytest.raises(SmokeFailure, match="Idp, Tasks, Frontend stack\\(s\\) of test not deployed"):
+        deployed_target(environments["test"], aws)

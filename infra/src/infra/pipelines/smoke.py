@@ -18,7 +18,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 HEALTH_PATH = "/health/ready"
@@ -36,7 +36,7 @@ class SmokeTarget:
     api_url: str  # where the browser reaches the API: the CloudFront URL, or the API's own HTTPS name
     token_url: str
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)  # never in a log line or a traceback's locals
     scope: str = SCOPE
 
 
