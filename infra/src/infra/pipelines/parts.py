@@ -74,6 +74,7 @@ def build_project(
     assume_roles: Sequence[str] = (),
     role_name: str | None = None,
     environment: dict[str, str] | None = None,
+    runtimes: dict[str, str] | None = None,
 ) -> codebuild.PipelineProject:
     """An arm64 Linux CodeBuild project whose build phase is `commands` (make targets, see commands.py)."""
     log_group = logs.LogGroup(
@@ -110,7 +111,10 @@ def build_project(
             {
                 "version": "0.2",
                 "phases": {
-                    "install": {"commands": list(install)},
+                    "install": {
+                        "commands": list(install),
+                        **({"runtime-versions": runtimes} if runtimes else {}),
+                    },
                     "build": {"commands": list(commands)},
                 },
                 "artifacts": {"files": ["**/*"], "exclude-paths": ["**/node_modules/**", "**/.venv/**"]},

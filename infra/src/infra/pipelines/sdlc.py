@@ -97,6 +97,7 @@ class SdlcPipelineStack(Stack):
             commands.build_images(registry),
             install=[],
             image=codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0,
+            runtimes={"python": "3.11"},  # `make release` runs the workspace's Python (3.11+)
             compute=codebuild.ComputeType.LARGE,
             privileged=True,  # Docker builds need the daemon
         )
