@@ -1,12 +1,13 @@
-# AWS CDK: make synth|diff|deploy ENV=sandbox|dev|test|prod|pipelines  (deploy also takes DRY_RUN=1;
-# RELEASE=release.json deploys a pipeline build's image by digest; PIPELINE=1 runs on a pipeline's role)
+# AWS CDK: make synth|preflight|diff|deploy|destroy ENV=sandbox|dev|test|prod  (deploy, diff, destroy take DRY_RUN=1)
+# ENV=pipelines: synth|diff|deploy|bootstrap of the two delivery pipelines. deploy also takes RELEASE=release.json
+# (a pipeline build's API image, by digest) and PIPELINE=1 (on a pipeline's role: no profiles).
 ENV ?= sandbox
 DRY_RUN ?=
 RELEASE ?=
 PIPELINE ?=
 INFRA_CDK := infra/node_modules/.bin/cdk
 
-.PHONY: synth diff deploy bootstrap infra-cli
+.PHONY: synth preflight preflight-table diff deploy bootstrap infra-cli
 
 # The CDK CLI pinned in infra/package-lock.json, installed locally (never globally).
 $(INFRA_CDK): infra/package.json infra/package-lock.json
@@ -18,10 +19,16 @@ infra-cli: $(INFRA_CDK)
 synth: install  ## synthesize ENV's stacks offline into infra/cdk.out/ENV (ENV=pipelines too)
 	$(UV) run --frozen python -m infra.deploy synth --env $(ENV)
 
+preflight: install  ## offline: would the organization's SCPs let the CDK execution role deploy ENV's stacks?
+	$(UV) run --frozen python -m infra.preflight.check --env $(ENV)
+
+preflight-table: install  ## regenerate the resource-type -> IAM actions table from the CloudFormation schemas
+	$(UV) run --frozen python -m infra.preflight.table
+
 diff: install $(INFRA_CDK)  ## cdk diff of ENV's stacks against what is deployed
 	$(UV) run --frozen python -m infra.deploy diff --env $(ENV)
 
-deploy: install $(if $(DRY_RUN),,$(INFRA_CDK))  ## deploy ENV (IdP -> Tasks -> Frontend); DRY_RUN=1 prints the plan
+deploy: install $(if $(DRY_RUN),,$(INFRA_CDK))  ## deploy ENV (checks, preflight, IdP -> Tasks -> Frontend); DRY_RUN=1 prints the plan
 	$(UV) run --frozen python -m infra.deploy deploy --env $(ENV) $(if $(DRY_RUN),--dry-run) \
 	  $(if $(RELEASE),--release $(RELEASE)) $(if $(PIPELINE),--pipeline)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 
 import pytest
 from infra.deploy import Runner
@@ -52,39 +51,39 @@ def test_bootstrap_dry_run_passes_trust_and_the_scoped_execution_policy(environm
     assert "AdministratorAccess" not in text
 
 
-def test_the_execution_policy_covers_exactly_the_services_of_the_templates(synth_env):
+def test_the_execution_policy_is_the_preflight_table_of_the_accounts_own_templates(synth_env):
     synth = synth_env("sandbox")
-    tasks = execution_policy.required_actions([synth.templates["Tasks"]])
-    assert {
-        "rds:*",
-        "ecs:*",
-        "ec2:*",
-        "elasticloadbalancing:*",
-        "application-autoscaling:*",
-        "logs:*",
-    } <= set(tasks)
-    assert "cognito-idp:*" not in tasks  # the IdP lives in another account
-    idp = execution_policy.required_actions([synth.templates["Idp"]])
-    assert "cognito-idp:*" in idp
-    assert "rds:*" not in idp
+    tasks = set(execution_policy.required_actions([synth.templates["Tasks"], synth.templates["Frontend"]]))
+    assert {"rds:CreateDBCluster", "ecs:CreateService", "cloudfront:CreateDistribution"} <= tasks
+    assert "cognito-idp:CreateUserPool" not in tasks  # the IdP lives in another account
+    idp = set(execution_policy.required_actions([synth.templates["Idp"]]))
+    assert "cognito-idp:CreateUserPool" in idp
+    assert not {a for a in idp if a.startswith("rds:")}
     for actions in (tasks, idp):
-        assert "*" not in actions
-        assert all(re.fullmatch(r"[a-z0-9-]+:[A-Za-z*]+", a) for a in actions)
+        # Exact actions, not AdministratorAccess nor a service's every action.
+        assert not [a for a in actions if "*" in a]
+        assert "ssm:GetParameters" in actions  # the bootstrap version parameter
 
 
-def test_custom_resources_need_their_handler_invoked_and_metadata_needs_nothing():
-    template = {
-        "Resources": {
-            "A": {"Type": "Custom::CDKBucketDeployment"},
-            "B": {"Type": "AWS::CDK::Metadata"},
-            "C": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer"},
-        }
-    }
-    assert execution_policy.required_actions([template]) == [
-        "elasticloadbalancing:*",
-        "lambda:InvokeFunction",
-        "ssm:GetParameters",
-    ]
+def test_the_same_table_the_preflight_checks(synth_env):
+    from infra.preflight.actions import required_actions as preflight_actions
+
+    template = synth_env("sandbox").templates["Tasks"]
+    checked = {a for r in preflight_actions(template) for a in r.actions.all()}
+    assert checked | {"ssm:GetParameters"} == set(execution_policy.required_actions([template]))
+
+
+def test_the_pipeline_stacks_types_are_covered_too(pipeline_synth):
+    for template in pipeline_synth.templates.values():
+        actions = execution_policy.required_actions([template])
+        assert {"codepipeline:CreatePipeline", "codebuild:CreateProject"} & set(actions)
+
+
+def test_a_type_nobody_knows_is_refused_not_guessed():
+    from infra.preflight.actions import UnknownResourceType
+
+    with pytest.raises(UnknownResourceType, match="AWS::Made::Up"):
+        execution_policy.required_actions([{"Resources": {"X": {"Type": "AWS::Made::Up"}}}])
 
 
 def test_long_action_lists_split_into_policies_under_the_iam_size_limit():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -31,8 +32,7 @@ def _buildspecs(pipeline_synth) -> list[dict]:
 
 
 def test_every_build_command_is_a_make_target_or_the_ci_entry_point(pipeline_synth):
-    # TEMPORARY until the deploy issue's `make preflight` is merged (branch i15): then drop this line.
-    targets = _make_targets() | {"preflight"}
+    targets = _make_targets()
     assert {"lint", "test", "synth", "deploy", "image"} <= targets  # the database was read
     seen = set()
     for spec in _buildspecs(pipeline_synth):
@@ -45,7 +45,7 @@ def test_every_build_command_is_a_make_target_or_the_ci_entry_point(pipeline_syn
             assert argv[1] in targets, f"{command}: no such make target"
             assert all("=" in arg for arg in argv[2:]), f"{command}: only variables may follow the target"
             seen.add(argv[1])
-    assert {"lint", ".ci/run", "synth", "image", "release", "deploy", "smoke", "promote"} <= seen
+    assert {"lint", ".ci/run", "synth", "image", "release", "deploy", "smoke", "promote", "preflight"} <= seen
 
 
 def test_the_ci_entry_point_ends_in_make_test():
@@ -71,9 +71,16 @@ def test_synth_covers_every_environment_and_the_pipelines(pipeline_synth):
     assert synth_commands == [f"make synth ENV={n}" for n in (*ENVIRONMENT_NAMES, "pipelines")]
 
 
-def test_deploys_go_through_the_same_make_deploy_with_the_release_and_preflight_first():
+def test_deploys_go_through_the_same_make_deploy_with_the_release_and_its_preflight(capfd, tmp_path):
+    from infra.deploy import main
+
     for name in ("dev", "prod"):
-        assert commands.deploy(name) == [
-            f"make preflight ENV={name}",
-            f"make deploy ENV={name} RELEASE=release.json PIPELINE=1",
-        ]
+        assert commands.deploy(name) == [f"make deploy ENV={name} RELEASE=release.json PIPELINE=1"]
+    # ...whose plan runs the SCP preflight before the first stack, and builds no image.
+    release = tmp_path / "release.json"
+    image = "555555555555.dkr.ecr.us-east-1.amazonaws.com/city-tasks/api@sha256:" + "0" * 64
+    release.write_text(json.dumps({"commit": "c", "images": {"api": image}}))
+    assert main(["deploy", "--env", "dev", "--dry-run", "--release", str(release), "--pipeline"]) == 0
+    plan = capfd.readouterr().out
+    assert plan.index("make preflight ENV=dev") < plan.index("cdk deploy CityTasks-Idp-dev")
+    assert "docker buildx" not in plan

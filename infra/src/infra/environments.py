@@ -43,6 +43,8 @@ class AwsTarget:
     account: str
     profile: str
     region: str = "us-east-1"
+    # The account's name in infra/org/organization.yaml: the preflight finds its OU chain (and SCPs) by it.
+    org_account: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.account, str) or not _ACCOUNT.match(self.account):

@@ -64,7 +64,7 @@ def bootstrap_targets(
     context_env: str,
     iam_for: Callable[[AwsTarget], Any] | None = None,
 ) -> None:
-    _require_tools(runner, needs_docker=False)
+    _require_tools(runner)
     for target in targets:
         t = target.target
         actions = execution_policy.required_actions(templates[name] for name in target.stacks)

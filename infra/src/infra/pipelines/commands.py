@@ -35,14 +35,13 @@ def build_images(registry: str) -> list[str]:
 
 
 def deploy(environment: str) -> list[str]:
-    """The laptop's deploy with the pipeline's image digests and the pipeline's cross-account roles."""
-    return [
-        f"make preflight ENV={environment}",
-        f"make deploy ENV={environment} RELEASE={RELEASE_FILE} PIPELINE=1",
-    ]
+    """The laptop's deploy with the pipeline's image digests and the pipeline's cross-account roles.
+    `make deploy` runs the SCP preflight (`make preflight`) before it touches any stack."""
+    return [f"make deploy ENV={environment} RELEASE={RELEASE_FILE} PIPELINE=1"]
 
 
 def preflight(environment: str) -> list[str]:
+    """Prod runs it on its own too, before the approval, so that the approver sees it passed."""
     return [f"make preflight ENV={environment}"]
 
 

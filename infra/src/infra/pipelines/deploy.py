@@ -45,7 +45,7 @@ def synth(outdir: Path) -> list[Path]:
 
 
 def deploy(pipelines: Pipelines, runner: Runner, verb: str = "deploy") -> None:
-    _require_tools(runner, needs_docker=False)
+    _require_tools(runner)
     print(
         f"{verb.title()} the pipelines: SDLC in {pipelines.sdlc.deployments.account}, prod in "
         f"{pipelines.prod.deployments.account}"

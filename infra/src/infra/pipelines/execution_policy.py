@@ -1,53 +1,66 @@
 """The CloudFormation execution policy each bootstrapped account gets (`cdk bootstrap
 --cloudformation-execution-policies`): the actions the account's own templates need, not AdministratorAccess.
 
-The actions come from the resource types in the synthesized templates. `actions_source` is where they are
-looked up; by default each type grants its service's actions (`AWS::RDS::DBCluster` -> `rds:*`), plus what
-CloudFormation itself needs around them (custom resources, the bootstrap version parameter).
+The actions per resource type are the preflight's table (infra/preflight/actions.py: the CloudFormation
+resource schemas' create/update/delete handler permissions), so what the bootstrap allows and what the
+preflight checks against the SCPs are one list. A type the table does not hold yet (the pipeline stacks'
+own types) is read from the same schemas directly; CloudFormation also reads the bootstrap version parameter.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 ActionsSource = Callable[[Mapping[str, Any]], set[str]]
 POLICY_NAME = "city-tasks-cdk-execution"
 # IAM's limit for a managed policy is 6,144 characters (whitespace excluded); keep a margin.
 MAX_POLICY_CHARS = 6000
-# CloudFormation namespaces whose IAM service prefix is not the namespace in lower case.
-_PREFIXES = {
-    "ApplicationAutoScaling": "application-autoscaling",
-    "CertificateManager": "acm",
-    "Cognito": "cognito-idp",
-    "ElasticLoadBalancingV2": "elasticloadbalancing",
-    "StepFunctions": "states",
-}
-# Needed by any CDK stack: reading the bootstrap version parameter and invoking custom resource handlers.
+# Needed by any CDK stack: the `BootstrapVersion` parameter is an SSM parameter.
 _ALWAYS = {"ssm:GetParameters"}
-_CUSTOM_RESOURCE = {"lambda:InvokeFunction"}
-_NO_ACTIONS = {"AWS::CDK::Metadata"}
+# Pipeline types whose resource schema lists no handler permissions (CodeBuild is not a registry type):
+# the project's CRUD calls and passing its service role, as CodeBuild's API reference names them.
+_MANUAL = {
+    "AWS::CodeBuild::Project": {
+        "codebuild:BatchGetProjects",
+        "codebuild:CreateProject",
+        "codebuild:DeleteProject",
+        "codebuild:UpdateProject",
+        "iam:PassRole",
+    },
+}
 
 
-def resource_types(template: Mapping[str, Any]) -> set[str]:
-    return {str(r["Type"]) for r in template.get("Resources", {}).values()}
+@lru_cache(maxsize=1)
+def _schemas() -> Mapping[str, Mapping[str, list[str]]]:
+    from infra.preflight.table import schema_permissions
+
+    return schema_permissions()
 
 
-def service_actions(template: Mapping[str, Any]) -> set[str]:
-    """Service-wide actions for every resource type of the template."""
+def template_actions(template: Mapping[str, Any]) -> set[str]:
+    """The create, update and delete permissions of every resource type in the template."""
+    from infra.preflight.actions import UnknownResourceType, actions_for_type, resource_types
+
     actions: set[str] = set()
-    for resource_type in resource_types(template) - _NO_ACTIONS:
-        if resource_type.startswith("Custom::") or resource_type == "AWS::CloudFormation::CustomResource":
-            actions |= _CUSTOM_RESOURCE
-            continue
-        _, namespace, _ = resource_type.split("::", 2)
-        actions.add(f"{_PREFIXES.get(namespace, namespace.lower())}:*")
+    for resource_type in resource_types(template):
+        try:
+            actions.update(actions_for_type(resource_type).all())
+        except UnknownResourceType:
+            if resource_type in _MANUAL:
+                actions.update(_MANUAL[resource_type])
+            elif resource_type in _schemas():
+                for operation in _schemas()[resource_type].values():
+                    actions.update(operation)
+            else:
+                raise
     return actions
 
 
 def required_actions(
-    templates: Iterable[Mapping[str, Any]], source: ActionsSource = service_actions
+    templates: Iterable[Mapping[str, Any]], source: ActionsSource = template_actions
 ) -> list[str]:
     actions = set(_ALWAYS)
     for template in templates:

@@ -140,7 +140,7 @@ class SdlcPipelineStack(Stack):
             config = environments[name]
             deploy = project(
                 f"Deploy{name.title()}",
-                f"make preflight and make deploy ENV={name} with the release's image digests",
+                f"make deploy ENV={name} (preflight first) with the release's image digests",
                 commands.deploy(name),
                 assume_roles=role_arns([config], DEPLOY_ROLES, qualifier),
             )
