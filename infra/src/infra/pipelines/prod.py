@@ -78,7 +78,7 @@ class ProdPipelineStack(Stack):
             "Preflight",
             f"make preflight ENV={name} before anyone approves",
             commands.preflight(name),
-            DEPLOY_ROLES,
+            (),  # offline: the synthesized templates against the organization spec's SCPs
         )
         deploy = project(
             "Deploy", f"make deploy ENV={name} with the promoted digests", commands.deploy(name), DEPLOY_ROLES
