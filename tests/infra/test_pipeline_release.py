@@ -103,10 +103,13 @@ def test_the_tasks_stack_runs_the_pinned_image_and_may_pull_only_that_repository
         inputs=DeployInputs(api_image=API_IMAGE),
         frontend_dist=tmp_path,
     )
-    (task,) = synth.resources("Tasks", "AWS::ECS::TaskDefinition").values()
-    image = json.dumps(task["Properties"]["ContainerDefinitions"][0]["Image"])
-    assert "555555555555.dkr.ecr.us-east-1" in image
-    assert f"city-tasks/api@{DIGEST}" in image
+    # The API service, its migrations task and the scheduler worker all run the one pinned image.
+    tasks = synth.resources("Tasks", "AWS::ECS::TaskDefinition").values()
+    images = [json.dumps(c["Image"]) for t in tasks for c in t["Properties"]["ContainerDefinitions"]]
+    assert images
+    for image in images:
+        assert "555555555555.dkr.ecr.us-east-1" in image
+        assert f"city-tasks/api@{DIGEST}" in image
     assets = json.loads((synth.outdir / "CityTasks-Tasks-dev.assets.json").read_text())
     assert assets.get("dockerImages", {}) == {}  # nothing is built
     pulls = [

@@ -467,9 +467,10 @@ def synth(config: Environment, outdir: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.deploy", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["synth", "diff", "deploy", "bootstrap"])
+    parser.add_argument("command", choices=["synth", "diff", "deploy", "bootstrap", "destroy"])
     parser.add_argument("--env", required=True, choices=(*ENVIRONMENT_NAMES, "pipelines"))
     parser.add_argument("--dry-run", action="store_true", help="print the plan and commands; call nothing")
+    parser.add_argument("--confirm", default=None, help="destroy: the environment's name, required for prod")
     parser.add_argument("--release", type=Path, help="release.json of a pipeline build: deploy its API image")
     parser.add_argument(
         "--pipeline", action="store_true", help="run on a pipeline's role: assume the CDK roles, no profiles"
@@ -489,6 +490,10 @@ def main(argv: list[str] | None = None) -> int:
             diff(config, Runner(dry_run=args.dry_run))
         elif args.command == "bootstrap":
             bootstrap(config, Runner(dry_run=args.dry_run))
+        elif args.command == "destroy":
+            from infra.destroy import destroy
+
+            destroy(config, Runner(dry_run=args.dry_run), confirm=args.confirm)
         else:
             from infra.pipelines.release import api_image_of
 
@@ -500,10 +505,17 @@ def main(argv: list[str] | None = None) -> int:
                 sessions = AssumedRoleSessions.for_environment(config, "deploy")
             api_image = api_image_of(args.release) if args.release else None
             deploy(config, runner, session_factory=sessions, api_image=api_image)
-    except (DeployError, ConfigError) as exc:
+    except (DeployError, _imported_deploy_error(), ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _imported_deploy_error() -> type[Exception]:
+    """Under `python -m infra.deploy` this module is __main__; infra.destroy raises infra.deploy's class."""
+    from infra.deploy import DeployError as imported
+
+    return imported
 
 
 def _client_ids(idp_outputs: dict[str, str]) -> str:
