@@ -68,9 +68,8 @@ class SdlcPipelineStack(Stack):
             repo=pipelines.repository.split("/")[1],
             branch=pipelines.branch,
             output=source,
-            trigger_on_push=False,  # the V2 trigger below filters on the branch
-            variables_namespace="Source",
-        )
+            variables_namespace="Source",  # the image build reads #{Source.CommitId}
+        )  # pushes start the pipeline through the V2 trigger below, filtered on the branch
 
         def project(
             construct_id: str, description: str, cmds: list[str], **options: Any
