@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from infra.pipelines import smoke as smoke_module
 from infra.pipelines.smoke import SmokeFailure, SmokeTarget, deployed_target, run_smoke, wait_ready
 
 from tests.support.moto import client, moto_server
@@ -81,17 +82,28 @@ class _OpenDoor(BaseHTTPRequestHandler):
         pass
 
 
-def test_a_list_that_answers_without_a_token_fails(stack):
+@pytest.fixture
+def open_door():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _OpenDoor)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        with pytest.raises(SmokeFailure, match="without a token answered 200, expected 401"):
-            run_smoke(_target(stack, api_url=url), ready_deadline_s=5, log=lambda _: None)
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_page_that_answers_200_is_not_mistaken_for_a_ready_api(stack, open_door):
+    # What CloudFront answers when /health/* is not routed to the API: the app shell, with 200.
+    with pytest.raises(SmokeFailure, match="answered a page that is not the API's readiness JSON"):
+        run_smoke(_target(stack, api_url=open_door), ready_deadline_s=0.5, log=lambda _: None)
+
+
+def test_a_list_that_answers_without_a_token_fails(stack, open_door):
+    smoke_module.check_list_refuses_anonymous(stack.api_url)  # the real API says 401
+    with pytest.raises(SmokeFailure, match="without a token answered 200, expected 401"):
+        smoke_module.check_list_refuses_anonymous(open_door)
 
 
 def test_the_command_line_runs_the_same_checks(stack):

@@ -55,17 +55,26 @@ def _request(
         return 0, str(getattr(exc, "reason", exc)).encode()
 
 
+def _is_up(body: bytes) -> bool:
+    """The API's readiness document, not a page that merely answers 200 (a CDN's SPA fallback)."""
+    try:
+        return json.loads(body).get("status") == "UP"
+    except (ValueError, AttributeError):
+        return False
+
+
 def wait_ready(
     url: str, deadline_s: float, interval_s: float = 5.0, clock: Callable[[], float] = time.monotonic
 ) -> None:
-    """GET `url` until it answers 200 or `deadline_s` has passed."""
+    """GET `url` until it answers 200 with `{"status": "UP"}`, or `deadline_s` has passed."""
     end = clock() + deadline_s
     while True:
         status, body = _request(url)
-        if status == 200:
+        if status == 200 and _is_up(body):
             return
         if clock() >= end:
-            raise SmokeFailure(f"{url} answered {status or 'nothing'} for {deadline_s:.0f} s: {body[:200]!r}")
+            what = "a page that is not the API's readiness JSON" if status == 200 else (status or "nothing")
+            raise SmokeFailure(f"{url} answered {what} for {deadline_s:.0f} s: {body[:200]!r}")
         time.sleep(interval_s)
 
 
@@ -86,20 +95,31 @@ def machine_token(target: SmokeTarget) -> str:
     return str(token)
 
 
-def run_smoke(target: SmokeTarget, ready_deadline_s: float = 300, log: Callable[[str], None] = print) -> None:
-    base = target.api_url.rstrip("/")
-    wait_ready(f"{base}{HEALTH_PATH}", ready_deadline_s)
-    log(f"ok  GET {base}{HEALTH_PATH} -> 200")
+def check_list_refuses_anonymous(base: str) -> None:
     status, _ = _request(f"{base}{LIST_PATH}")
     if status != 401:
         raise SmokeFailure(f"GET {base}{LIST_PATH} without a token answered {status}, expected 401")
-    log(f"ok  GET {base}{LIST_PATH} without a token -> 401")
-    token = machine_token(target)
-    log(f"ok  POST {target.token_url} client_credentials -> a token")
+
+
+def check_list_with_token(base: str, token: str) -> None:
     status, body = _request(f"{base}{LIST_PATH}", headers={"Authorization": f"Bearer {token}"})
     if status != 200:
         raise SmokeFailure(f"GET {base}{LIST_PATH} with a machine token answered {status}: {body[:200]!r}")
-    json.loads(body)  # a JSON document, not the SPA's index.html
+    try:
+        json.loads(body)
+    except ValueError:
+        raise SmokeFailure(f"GET {base}{LIST_PATH} answered 200 but not JSON: {body[:200]!r}") from None
+
+
+def run_smoke(target: SmokeTarget, ready_deadline_s: float = 300, log: Callable[[str], None] = print) -> None:
+    base = target.api_url.rstrip("/")
+    wait_ready(f"{base}{HEALTH_PATH}", ready_deadline_s)
+    log(f"ok  GET {base}{HEALTH_PATH} -> 200 UP")
+    check_list_refuses_anonymous(base)
+    log(f"ok  GET {base}{LIST_PATH} without a token -> 401")
+    token = machine_token(target)
+    log(f"ok  POST {target.token_url} client_credentials -> a token")
+    check_list_with_token(base, token)
     log(f"ok  GET {base}{LIST_PATH} with the machine token -> 200")
 
 
