@@ -106,3 +106,10 @@ def test_the_organization_spec_holds_every_account_the_pipelines_use():
         assert name in workloads, f"no account for {name} in infra/org/organization.yaml"
     assert workloads["prod"] == "Workloads/Prod"
     assert {workloads[name] for name in pipelines.sdlc.environments} == {"Workloads/SDLC"}
+
+
+def test_destroying_the_pipelines_is_refused_with_a_reason(capfd):
+    from infra.deploy import main
+
+    assert main(["destroy", "--env", "pipelines", "--dry-run"]) == 2
+    assert "make destroy does not remove the pipelines" in capfd.readouterr().err

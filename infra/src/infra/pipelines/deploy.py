@@ -85,6 +85,12 @@ def main(command: str, dry_run: bool) -> int:
                 print(template.relative_to(INFRA_DIR.parent))
         elif command == "bootstrap":
             bootstrap(pipelines, Runner(dry_run=dry_run))
+        elif command == "destroy":
+            # Their buckets and image repositories are retained on purpose (releases, rollbacks).
+            raise DeployError(
+                "make destroy does not remove the pipelines; delete their stacks in the Deployments "
+                "accounts by hand if you mean it (the release bucket and image repositories are kept)"
+            )
         else:
             deploy(pipelines, Runner(dry_run=dry_run), verb=command)
     except (DeployError, ConfigError) as exc:
