@@ -29,9 +29,11 @@ dev: install  ## run the local stack (IdP, API, frontend); options: make dev ARG
 test: install  ## run every test (starts its own throwaway PostgreSQL)
 	$(UV) run pytest $(PYTEST_ARGS)
 
-lint: install  ## ruff and mypy
+lint: install  ## ruff, and the GitHub workflows (their schema; actionlint too where it is installed)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	@if command -v actionlint >/dev/null; then actionlint; else echo "actionlint not installed: the ci workflow's actionlint job runs it"; fi
 
 fmt: install  ## format and autofix
 	$(UV) run ruff format .

@@ -1,6 +1,10 @@
 # AWS CDK: make synth|preflight|diff|deploy|destroy ENV=sandbox|dev|test|prod  (deploy, diff, destroy take DRY_RUN=1)
+# ENV=pipelines: synth|diff|deploy|bootstrap of the two delivery pipelines. deploy also takes RELEASE=release.json
+# (a pipeline build's API image, by digest) and PIPELINE=1 (on a pipeline's role: no profiles).
 ENV ?= sandbox
 DRY_RUN ?=
+RELEASE ?=
+PIPELINE ?=
 INFRA_CDK := infra/node_modules/.bin/cdk
 
 .PHONY: synth preflight preflight-table diff deploy destroy bootstrap infra-cli
@@ -12,7 +16,7 @@ $(INFRA_CDK): infra/package.json infra/package-lock.json
 
 infra-cli: $(INFRA_CDK)
 
-synth: install  ## synthesize ENV's three stacks offline into infra/cdk.out/ENV
+synth: install  ## synthesize ENV's stacks offline into infra/cdk.out/ENV (ENV=pipelines too)
 	$(UV) run --frozen python -m infra.deploy synth --env $(ENV)
 
 preflight: install  ## offline: would the organization's SCPs let the CDK execution role deploy ENV's stacks?
@@ -25,7 +29,8 @@ diff: install $(if $(DRY_RUN),,$(INFRA_CDK))  ## cdk diff of ENV's stacks agains
 	$(UV) run --frozen python -m infra.deploy diff --env $(ENV) $(if $(DRY_RUN),--dry-run)
 
 deploy: install $(if $(DRY_RUN),,$(INFRA_CDK))  ## deploy ENV (checks, preflight, IdP -> Tasks -> Frontend); DRY_RUN=1 prints the plan
-	$(UV) run --frozen python -m infra.deploy deploy --env $(ENV) $(if $(DRY_RUN),--dry-run)
+	$(UV) run --frozen python -m infra.deploy deploy --env $(ENV) $(if $(DRY_RUN),--dry-run) \
+	  $(if $(RELEASE),--release $(RELEASE)) $(if $(PIPELINE),--pipeline)
 
 destroy: install $(if $(DRY_RUN),,$(INFRA_CDK))  ## tear ENV down in reverse order (Frontend, Tasks, IdP); DRY_RUN=1 prints it; prod needs CONFIRM=prod
 	$(UV) run --frozen python -m infra.deploy destroy --env $(ENV) $(if $(DRY_RUN),--dry-run) $(if $(CONFIRM),--confirm $(CONFIRM))

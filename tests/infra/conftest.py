@@ -133,3 +133,31 @@ def sandbox_deployed(environments: dict[str, Environment], tmp_path_factory: pyt
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "env_name" in metafunc.fixturenames:
         metafunc.parametrize("env_name", ENVIRONMENT_NAMES)
+
+
+@dataclass
+class PipelineSynth:
+    """Both pipeline stacks of `ENV=pipelines`, synthesized once, with cdk-nag's report."""
+
+    outdir: Path
+    templates: dict[str, dict]
+
+    def resources(self, stack: str, cfn_type: str) -> dict[str, dict]:
+        return {k: v for k, v in self.templates[stack]["Resources"].items() if v["Type"] == cfn_type}
+
+
+@pytest.fixture(scope="session")
+def pipeline_synth(
+    environments: dict[str, Environment], tmp_path_factory: pytest.TempPathFactory
+) -> PipelineSynth:
+    from infra.environments import load_pipelines
+    from infra.pipelines.app import PROD_STACK, SDLC_STACK, build_pipelines_app
+
+    outdir = tmp_path_factory.mktemp("cdk-pipelines")
+    app = cdk.App(outdir=str(outdir))
+    build_pipelines_app(load_pipelines(), environments, app=app)
+    app.synth()
+    templates = {
+        name: json.loads((outdir / f"{name}.template.json").read_text()) for name in (SDLC_STACK, PROD_STACK)
+    }
+    return PipelineSynth(outdir=outdir, templates=templates)

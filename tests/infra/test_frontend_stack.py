@@ -175,6 +175,14 @@ def test_the_api_goes_through_the_vpc_origin_over_https_only(sandbox_deployed):
     assert "CustomOriginConfig" not in api_origin  # no public origin at all
 
 
+def test_readiness_goes_to_the_api_not_to_the_app_shell(sandbox_deployed):
+    """The deploy's smoke test reads /health/ready through CloudFront: it must reach the API as it answers."""
+    behaviors = {b["PathPattern"]: b for b in _distribution(sandbox_deployed)["CacheBehaviors"]}
+    health = behaviors["/health/*"]
+    assert health["TargetOriginId"] == behaviors["/api/*"]["TargetOriginId"]
+    assert "FunctionAssociations" not in health
+
+
 def test_index_and_config_are_never_cached(synth_env):
     distribution = next(
         iter(synth_env("sandbox").resources("Frontend", "AWS::CloudFront::Distribution").values())

@@ -37,6 +37,8 @@ class DeployInputs:
     api_origin_id: str | None = None
     api_origin_domain: str | None = None
     frontend_url: str | None = None
+    # The API image by digest (the pipeline's build); None builds it from the working tree.
+    api_image: str | None = None
 
     CONTEXT_KEYS = {
         "issuer": "issuer",
@@ -46,6 +48,7 @@ class DeployInputs:
         "apiOriginId": "api_origin_id",
         "apiOriginDomain": "api_origin_domain",
         "frontendUrl": "frontend_url",
+        "apiImage": "api_image",
     }
 
     @classmethod
@@ -107,6 +110,7 @@ def build_app(
         auth_client_ids=inputs.client_ids or (PENDING,),
         cors_origins=(frontend_url,) if frontend_url else (),
         public_url=frontend_url,
+        api_image=inputs.api_image,
         env=cdk.Environment(account=config.workload.account, region=config.workload.region),
         description=f"City Tasks API (ECS Fargate, Aurora Serverless v2) for {config.name}",
         tags=tags,
@@ -154,7 +158,13 @@ def main() -> None:
     name = app.node.try_get_context("env") or os.environ.get("CITY_ENV")
     if not name:
         raise SystemExit("choose an environment: cdk ... -c env=sandbox (or make synth ENV=sandbox)")
-    build_app(get_environment(str(name)), app=app)
+    if name == "pipelines":  # the two pipeline stacks (infra/src/infra/pipelines)
+        from infra.environments import load_environments, load_pipelines
+        from infra.pipelines.app import build_pipelines_app
+
+        build_pipelines_app(load_pipelines(), load_environments(), app=app)
+    else:
+        build_app(get_environment(str(name)), app=app)
     app.synth()
 
 

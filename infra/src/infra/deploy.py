@@ -53,6 +53,15 @@ class Command:
     def shell(self) -> str:
         return f"(cd infra && {shlex.join(self.argv)})"
 
+    def without_profile(self) -> Command:
+        """The same call on the ambient credentials (a pipeline's role; the CDK CLI assumes the bootstrap
+        roles of the target account itself)."""
+        argv = list(self.argv)
+        if "--profile" in argv:
+            at = argv.index("--profile")
+            del argv[at : at + 2]
+        return Command(tuple(argv), self.profile)
+
 
 def cdk_command(
     verb: str,
@@ -156,12 +165,14 @@ class Runner:
     """Prints each numbered step; runs it unless this is a dry run."""
 
     dry_run: bool
-    out: TextIO = sys.stdout
+    out: TextIO = field(default_factory=lambda: sys.stdout)  # the stdout of the moment, not of import
     run: Callable[..., subprocess.CompletedProcess[bytes]] = subprocess.run
     cwd: Path = INFRA_DIR  # where the CDK CLI runs (infra/)
     # The local checks before anything is deployed: tools, the arm64 image build, the SCP preflight.
     check_tools: bool = True
     probe: Callable[[list[str]], tuple[int, str]] = field(default=lambda argv: _probe(argv))
+    # In a pipeline: no --profile on CDK calls (see Command.without_profile).
+    ambient_credentials: bool = False
     step_number: int = field(default=0, init=False)
 
     def announce(self, title: str, detail: str | None = None) -> None:
@@ -188,6 +199,8 @@ class Runner:
                 )
 
     def cdk(self, title: str, command: Command, stack: str | None = None) -> dict[str, str]:
+        if self.ambient_credentials:
+            command = command.without_profile()
         self.announce(title, f"$ {command.shell()}")
         if self.dry_run:
             return Placeholders(stack or "")
@@ -266,13 +279,14 @@ def _require_tools(runner: Runner) -> None:
         raise DeployError("The CDK CLI is not installed: run `npm ci` in infra/ (make does it for you).")
 
 
-def _local_checks(config: Environment, runner: Runner) -> None:
+def _local_checks(config: Environment, runner: Runner, builds_image: bool = True) -> None:
     """Everything that can fail on this machine, checked before the first stack is touched."""
-    runner.action(
-        "Check the image build prerequisites (Docker, buildx, a linux/arm64 builder or emulation)",
-        lambda: check_image_build(runner.probe) if runner.check_tools else None,
-        "$ docker buildx inspect --bootstrap  (its platforms must include linux/arm64)",
-    )
+    if builds_image:  # not when the API image comes by digest from a pipeline's release
+        runner.action(
+            "Check the image build prerequisites (Docker, buildx, a linux/arm64 builder or emulation)",
+            lambda: check_image_build(runner.probe) if runner.check_tools else None,
+            "$ docker buildx inspect --bootstrap  (its platforms must include linux/arm64)",
+        )
     runner.action(
         "Preflight: the organization's SCPs allow every action CloudFormation needs for these stacks",
         lambda: run_preflight(config, runner.out) if runner.check_tools else None,
@@ -280,9 +294,16 @@ def _local_checks(config: Environment, runner: Runner) -> None:
     )
 
 
-def deploy(config: Environment, runner: Runner, session_factory: Callable[..., Any] | None = None) -> None:
-    """The whole ordered deploy of one environment (see the module docstring)."""
+def deploy(
+    config: Environment,
+    runner: Runner,
+    session_factory: Callable[..., Any] | None = None,
+    api_image: str | None = None,
+) -> None:
+    """The whole ordered deploy of one environment (see the module docstring). With `api_image` (an ECR
+    image by digest, from a pipeline's release.json) the Tasks stack runs that image: nothing is built."""
     _require_tools(runner)
+    image_context = {"apiImage": api_image} if api_image else {}
     if session_factory is None and not runner.dry_run:
         import boto3
 
@@ -294,7 +315,7 @@ def deploy(config: Environment, runner: Runner, session_factory: Callable[..., A
         + (" -- DRY RUN: nothing is called" if runner.dry_run else ""),
         file=runner.out,
     )
-    _local_checks(config, runner)
+    _local_checks(config, runner, builds_image=api_image is None)
 
     def check_both() -> None:
         assert session_factory is not None
@@ -338,7 +359,12 @@ def deploy(config: Environment, runner: Runner, session_factory: Callable[..., A
     }
     tasks = runner.cdk(
         "Deploy the Tasks stack (workload account) with the IdP's issuer and client ids",
-        cdk_command("deploy", config, "Tasks", context={**idp_context, "frontendUrl": known_url or ""}),
+        cdk_command(
+            "deploy",
+            config,
+            "Tasks",
+            context={**idp_context, "frontendUrl": known_url or "", **image_context},
+        ),
         config.stack_name("Tasks"),
     )
     if runner.dry_run or (FRONTEND_DIR / "package.json").is_file():
@@ -365,7 +391,7 @@ def deploy(config: Environment, runner: Runner, session_factory: Callable[..., A
     )
     new_url = frontend["FrontendUrl"]
     if runner.dry_run or new_url != known_url:
-        context = {**idp_context, "frontendUrl": new_url}
+        context = {**idp_context, "frontendUrl": new_url, **image_context}
         condition = "Only when the FrontendUrl differs from step 2's: " if runner.dry_run else ""
         runner.cdk(
             f"{condition}add the frontend URL to the web client's callback/logout URLs",
@@ -417,24 +443,23 @@ def diff(config: Environment, runner: Runner, session_factory: Callable[..., Any
         runner.cdk(f"Diff the {kind} stack", cdk_command("diff", config, kind, context=context))
 
 
-def bootstrap(config: Environment, runner: Runner) -> None:
-    """Once per account/region: the CDK's asset bucket, image repository and deploy roles."""
-    _require_tools(runner)
-    targets = {(t.account, t.region, t.profile) for t in (config.security, config.workload)}
-    for account, region, profile in sorted(targets):
-        command = Command(
-            (
-                CDK_BIN,
-                "bootstrap",
-                f"aws://{account}/{region}",
-                "--profile",
-                profile,
-                "-c",
-                f"env={config.name}",
-            ),
-            profile,
-        )
-        runner.cdk(f"Bootstrap {account} in {region}", command)
+def bootstrap(
+    config: Environment,
+    runner: Runner,
+    templates: Mapping[str, Mapping[str, Any]] | None = None,
+    iam_for: Callable[..., Any] | None = None,
+) -> None:
+    """Once per account/region: the CDK's asset bucket, image repository and deploy roles, trusting the
+    Deployments account that deploys there, with an execution policy from the synthesized templates."""
+    from infra.environments import load_environments, load_pipelines
+    from infra.pipelines.bootstrap import bootstrap_targets, environment_targets, synth_templates
+
+    if templates is None:
+        from infra.app import build_app
+
+        templates = synth_templates(lambda app: build_app(config, app=app))
+    targets = environment_targets(config, load_environments(), load_pipelines())
+    bootstrap_targets(targets, templates, runner, config.name, iam_for)
 
 
 def synth(config: Environment, outdir: Path) -> list[Path]:
@@ -453,10 +478,18 @@ def synth(config: Environment, outdir: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.deploy", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["synth", "diff", "deploy", "bootstrap", "destroy"])
-    parser.add_argument("--env", required=True, choices=ENVIRONMENT_NAMES)
+    parser.add_argument("--env", required=True, choices=(*ENVIRONMENT_NAMES, "pipelines"))
     parser.add_argument("--dry-run", action="store_true", help="print the plan and commands; call nothing")
     parser.add_argument("--confirm", default=None, help="destroy: the environment's name, required for prod")
+    parser.add_argument("--release", type=Path, help="release.json of a pipeline build: deploy its API image")
+    parser.add_argument(
+        "--pipeline", action="store_true", help="run on a pipeline's role: assume the CDK roles, no profiles"
+    )
     args = parser.parse_args(argv)
+    if args.env == "pipelines":
+        from infra.pipelines.deploy import main as pipelines_main
+
+        return pipelines_main(args.command, dry_run=args.dry_run)
     try:
         config = get_environment(args.env)
         if args.command == "synth":
@@ -472,7 +505,16 @@ def main(argv: list[str] | None = None) -> int:
 
             destroy(config, Runner(dry_run=args.dry_run), confirm=args.confirm)
         else:
-            deploy(config, Runner(dry_run=args.dry_run))
+            from infra.pipelines.release import api_image_of
+
+            runner = Runner(dry_run=args.dry_run, ambient_credentials=args.pipeline)
+            sessions = None
+            if args.pipeline and not args.dry_run:
+                from infra.pipelines.credentials import AssumedRoleSessions
+
+                sessions = AssumedRoleSessions.for_environment(config, "deploy")
+            api_image = api_image_of(args.release) if args.release else None
+            deploy(config, runner, session_factory=sessions, api_image=api_image)
     except (DeployError, _imported_deploy_error(), ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -344,3 +344,87 @@ def get_environment(name: str, path: Path = CONFIG_FILE) -> Environment:
     if name not in environments:
         raise ConfigError(f"unknown environment {name!r}; choose one of {', '.join(ENVIRONMENT_NAMES)}")
     return environments[name]
+
+
+# --- delivery pipelines (`pipelines:` in the same file) ---------------------------------------------------
+
+_CONNECTION_ARN = re.compile(
+    r"^arn:aws:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[\w-]+$"
+)
+_REPOSITORY = re.compile(r"^[\w.-]+/[\w.-]+$")
+_QUALIFIER = re.compile(r"^[a-z0-9]{1,10}$")
+
+
+@dataclass(frozen=True)
+class PipelineSide:
+    """One Deployments account and the environments its pipeline deploys, in order."""
+
+    deployments: AwsTarget
+    environments: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.environments:
+            raise ConfigError("environments must name at least one environment to deploy")
+        unknown = [name for name in self.environments if name not in ENVIRONMENT_NAMES]
+        if unknown:
+            raise ConfigError(
+                f"environments: unknown {', '.join(unknown)}; use {', '.join(ENVIRONMENT_NAMES)}"
+            )
+        if len(set(self.environments)) != len(self.environments):
+            raise ConfigError("environments lists an environment twice")
+
+
+@dataclass(frozen=True)
+class Pipelines:
+    """The SDLC pipeline (build once, deploy the non-prod environments) and the prod pipeline (promote)."""
+
+    connection_arn: str
+    repository: str
+    sdlc: PipelineSide
+    prod: PipelineSide
+    branch: str = "main"
+    # The CDK bootstrap qualifier of every account (CDK's default unless the accounts were bootstrapped so).
+    bootstrap_qualifier: str = "hnb659fds"
+
+    def __post_init__(self) -> None:
+        if not _CONNECTION_ARN.match(self.connection_arn):
+            raise ConfigError(
+                "connection_arn must be a CodeStar/CodeConnections connection ARN "
+                "(arn:aws:codeconnections:<region>:<account>:connection/<id>)"
+            )
+        if not _REPOSITORY.match(self.repository):
+            raise ConfigError(f"repository must be owner/name, got {self.repository!r}")
+        if not _QUALIFIER.match(self.bootstrap_qualifier):
+            raise ConfigError("bootstrap_qualifier must be 1-10 lowercase letters or digits")
+        if "prod" in self.sdlc.environments:
+            raise ConfigError(
+                "sdlc.environments must not include prod: prod is promoted by the prod pipeline"
+            )
+        if self.prod.environments != ("prod",):
+            raise ConfigError("prod.environments must be [prod]")
+        if self.sdlc.deployments.account == self.prod.deployments.account:
+            raise ConfigError("sdlc and prod must be different Deployments accounts")
+
+    def side_of(self, environment: str) -> PipelineSide:
+        """The pipeline that deploys `environment` (sandbox, when listed nowhere, belongs to SDLC)."""
+        return self.prod if environment in self.prod.environments else self.sdlc
+
+
+def load_pipelines(path: Path = CONFIG_FILE) -> Pipelines:
+    """The `pipelines:` section; `defaults.region` fills the Deployments accounts' region."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    section = raw.get("pipelines") if isinstance(raw, dict) else None
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: needs a top-level 'pipelines' mapping for `ENV=pipelines`")
+    region = (raw.get("defaults") or {}).get("region", "us-east-1")
+    section = dict(section)
+    for side in ("sdlc", "prod"):
+        body = section.get(side)
+        if isinstance(body, dict) and isinstance(body.get("deployments"), dict):
+            section[side] = {**body, "deployments": {"region": region, **body["deployments"]}}
+    return typing.cast(Pipelines, _build(Pipelines, section, f"{path.name}: pipelines"))

@@ -45,6 +45,8 @@ SPA_ROUTING_FUNCTION = """function handler(event) {
   return request;
 }
 """
+# The distribution's paths served by the API (through the VPC origin); everything else is the static site.
+API_PATHS = ("/api/*", "/health/*")
 # AWS WAF for CloudFront lives in us-east-1 only.
 WAF_REGION = "us-east-1"
 
@@ -134,7 +136,7 @@ class FrontendStack(Stack):
         )
         extra: dict[str, cloudfront.BehaviorOptions] = {path: no_cache for path in NO_CACHE_PATHS}
         if api_origin is not None:
-            extra["/api/*"] = cloudfront.BehaviorOptions(
+            api = cloudfront.BehaviorOptions(
                 origin=origins.VpcOrigin.with_vpc_origin(
                     cloudfront.VpcOrigin.from_vpc_origin_id(self, "ApiVpcOrigin", api_origin.vpc_origin_id),
                     domain_name=api_origin.domain_name,
@@ -145,6 +147,9 @@ class FrontendStack(Stack):
                 origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
                 response_headers_policy=headers,
             )
+            # /health/* too, so a deploy's smoke test sees the API's readiness JSON through the same entry
+            # (without it the SPA function would answer the app shell with 200).
+            extra.update(dict.fromkeys(API_PATHS, api))
         else:
             Annotations.of(self).add_warning_v2(
                 "city:pending-api-origin",

@@ -17,9 +17,9 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as targets
 from aws_cdk import aws_s3 as s3
-from aws_cdk.aws_ecr_assets import Platform
 from constructs import Construct
 
+from infra.constructs.api_image import api_container_image
 from infra.constructs.nag import acknowledge
 from infra.constructs.python_function import PythonFunction
 from infra.constructs.retention import retention as log_retention
@@ -79,6 +79,7 @@ class TasksStack(Stack):
         auth_client_ids: tuple[str, ...],
         cors_origins: tuple[str, ...],
         public_url: str | None = None,
+        api_image: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -127,12 +128,8 @@ class TasksStack(Stack):
                 operating_system_family=ecs.OperatingSystemFamily.LINUX,
             ),
         )
-        image = ecs.ContainerImage.from_asset(
-            str(repo_root),
-            file="Dockerfile.arm64",
-            platform=Platform.LINUX_ARM64,
-            exclude=IMAGE_EXCLUDES,
-        )
+        # One image for the API, the migrations and the worker: built here, or pinned by digest (a pipeline).
+        image = api_container_image(self, api_image, repo_root, IMAGE_EXCLUDES)
         # What the API, the migrations and the scheduler worker share.
         self.common_environment = {
             "AUTH_ISSUER": auth_issuer,
