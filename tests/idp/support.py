@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -18,28 +16,12 @@ from idp.app import build_pool, create_app
 from idp.pool import UserPool
 from idp.settings import Settings
 
-CODE_RE = re.compile(r"confirmation code for (\S+) is (\d{6})")
-
-
-class CodeInbox(logging.Handler):
-    """Collects the confirmation codes the IdP writes to its log (its stand-in for e-mail)."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.INFO)
-        self.codes: dict[str, str] = {}
-
-    def emit(self, record: logging.LogRecord) -> None:
-        match = CODE_RE.search(record.getMessage())
-        if match:
-            self.codes[match.group(1)] = match.group(2)
-
 
 @dataclass
 class RunningIdp:
     url: str
     pool: UserPool
     settings: Settings
-    inbox: CodeInbox
     server: uvicorn.Server
     thread: threading.Thread = field(repr=False)
 
@@ -52,8 +34,19 @@ class RunningIdp:
             aws_secret_access_key="x",
         )
 
+    def outbox(self, email: str, kind: str | None = None) -> list[dict[str, str]]:
+        """The local outbox over HTTP (GET /_local/outbox), newest first; optionally one kind only."""
+        response = httpx.get(f"{self.url}/_local/outbox", params={"to": email}, timeout=10)
+        response.raise_for_status()
+        return [m for m in response.json() if kind is None or m["kind"] == kind]
+
+    def latest_code(self, email: str, kind: str) -> str:
+        messages = self.outbox(email, kind)
+        assert messages, f"no {kind} message to {email} in the outbox"
+        return messages[0]["code"]
+
     def confirmation_code(self, email: str) -> str:
-        return self.inbox.codes[email.lower()]
+        return self.latest_code(email, "signup")
 
 
 def idp_settings(tmp: Path, port: int, **overrides: object) -> Settings:
@@ -71,9 +64,6 @@ def idp_settings(tmp: Path, port: int, **overrides: object) -> Settings:
 
 @contextmanager
 def running_idp(settings: Settings) -> Iterator[RunningIdp]:
-    inbox = CodeInbox()
-    logging.getLogger("idp").addHandler(inbox)
-    logging.getLogger("idp").setLevel(logging.INFO)
     pool = build_pool(settings)
     app = create_app(settings, pool)
     config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning", access_log=False)
@@ -92,9 +82,8 @@ def running_idp(settings: Settings) -> Iterator[RunningIdp]:
             raise RuntimeError("the IdP did not start within 20 s")
         time.sleep(0.05)
     try:
-        yield RunningIdp(url, pool, settings, inbox, server, thread)
+        yield RunningIdp(url, pool, settings, server, thread)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        logging.getLogger("idp").removeHandler(inbox)
         pool.store.dispose()

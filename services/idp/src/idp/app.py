@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from idp import cognito_api, discovery, hosted_ui, oauth
+from idp import cognito_api, discovery, hosted_ui, local, oauth
 from idp.local_client import LocalCognitoClient
 from idp.pool import UserPool
 from idp.seed import apply_seed, read_seed
@@ -25,8 +25,10 @@ log = logging.getLogger("idp")
 def build_pool(settings: Settings) -> UserPool:
     seed = read_seed(settings.seed_file)
     store = Store(settings.database_url)
-    pool = UserPool(settings, store, seed.pool_id)
-    apply_seed(store, seed, pool.passwords.hash, pool.clock())
+    pool = UserPool(
+        settings, store, seed.pool_id, mfa_configuration=seed.mfa_configuration, name=seed.pool_name
+    )
+    apply_seed(store, seed, pool, pool.clock())
     for user in seed.data.get("users") or []:
         if (user or {}).get("totp_secret"):
             # The seed file is public on purpose: `docker compose up` users read the demo login here.
@@ -96,4 +98,5 @@ def create_app(settings: Settings | None = None, pool: UserPool | None = None) -
     app.include_router(cognito_api.router(pool))
     app.include_router(oauth.router(pool))
     app.include_router(hosted_ui.router(pool))
+    app.include_router(local.router(pool))
     return app

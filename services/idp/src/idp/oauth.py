@@ -88,7 +88,7 @@ def validate_authorize(pool: UserPool, q: dict[str, str]) -> tuple[Client, dict[
 def redirect_with_code(
     pool: UserPool, flow: dict[str, Any], sub: str, auth_time: int, db: Any = None
 ) -> RedirectResponse:
-    code = pool.new_code(
+    code = pool.grants.new_code(
         flow["client_id"],
         sub,
         flow["redirect_uri"],
@@ -156,16 +156,16 @@ def router(pool: UserPool) -> APIRouter:
                 if "code" not in client.oauth_flows:
                     raise OAuthFailure("unauthorized_client", "the code grant is not enabled for this client")
                 body = await run_in_threadpool(
-                    pool.exchange_code,
+                    pool.grants.exchange_code,
                     client,
                     form.get("code"),
                     form.get("redirect_uri"),
                     form.get("code_verifier"),
                 )
             elif grant == "refresh_token":
-                body = await run_in_threadpool(pool.refresh_grant, client, form.get("refresh_token"))
+                body = await run_in_threadpool(pool.grants.refresh_grant, client, form.get("refresh_token"))
             elif grant == "client_credentials":
-                body = await run_in_threadpool(pool.client_credentials, client, form.get("scope"))
+                body = await run_in_threadpool(pool.grants.client_credentials, client, form.get("scope"))
             else:
                 raise OAuthFailure(
                     "unsupported_grant_type",
@@ -186,7 +186,7 @@ def router(pool: UserPool) -> APIRouter:
         token = form.get("token")
         if not token:
             return _oauth_error("invalid_request", "token is required")
-        await run_in_threadpool(pool.revoke_refresh_token, client.client_id, token)
+        await run_in_threadpool(pool.grants.revoke_refresh_token, client.client_id, token)
         # Unknown tokens are not an error (RFC 7009 section 2.2): the answer must not reveal what exists.
         return Response(status_code=200, headers={"Cache-Control": "no-store"})
 
@@ -204,7 +204,7 @@ def router(pool: UserPool) -> APIRouter:
                 headers={"WWW-Authenticate": 'Bearer error="invalid_request"'},
             )
         try:
-            return JSONResponse(pool.user_info(token.strip()))
+            return JSONResponse(pool.grants.user_info(token.strip()))
         except CognitoError as exc:
             return JSONResponse(
                 {"error": "invalid_token", "error_description": exc.message},

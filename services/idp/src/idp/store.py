@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
@@ -41,6 +42,9 @@ class SigningKey(Base):
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
     private_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[float] = mapped_column(Float)
+    # "access" or "id": as in Cognito, the two kinds of token are signed with different keys. None is a key
+    # from before the split; it signs access tokens.
+    purpose: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class Client(Base):
@@ -82,6 +86,8 @@ class User(Base):
     totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     confirmation_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     confirmation_expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # SetUserMFAPreference with Enabled=false in a pool whose MFA is optional (None: on when set up).
+    mfa_disabled: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[float] = mapped_column(Float)
@@ -94,7 +100,27 @@ class User(Base):
 
     @property
     def mfa_enabled(self) -> bool:
-        return self.totp_secret is not None
+        return self.totp_secret is not None and not self.mfa_disabled
+
+
+class SrpVerifier(Base):
+    """The SRP verifier of a user's current password (kept beside the Argon2id hash; see srp.py)."""
+
+    __tablename__ = "idp_srp_verifiers"
+    sub: Mapped[str] = mapped_column(ForeignKey("idp_users.sub", ondelete="CASCADE"), primary_key=True)
+    salt: Mapped[str] = mapped_column(String(64))
+    verifier: Mapped[str] = mapped_column(Text)
+
+
+class OutboxMessage(Base):
+    """A code or temporary password the IdP "sent": the local stand-in for e-mail (GET /_local/outbox)."""
+
+    __tablename__ = "idp_outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    to: Mapped[str] = mapped_column(String(320), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    code: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[float] = mapped_column(Float)
 
 
 class SessionRecord(Base):
@@ -140,6 +166,7 @@ class Store:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         Base.metadata.create_all(self.engine)
+        add_missing_columns(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Reads that write nothing skip SQLite's write lock (a deferred BEGIN) so they run side by side.
         self.read_engine = (
@@ -162,6 +189,25 @@ class Store:
     def dispose(self) -> None:
         self.engine.dispose()
         self.read_engine.dispose()
+
+
+def add_missing_columns(engine: Engine) -> None:
+    """Adds nullable columns that newer versions define to tables an older version created.
+
+    create_all makes missing tables but leaves existing ones alone; a developer's `.dev/idp.sqlite3` from
+    before a column was added must keep working without being deleted.
+    """
+    with engine.begin() as conn:
+        existing = inspect(conn)
+        tables = set(existing.get_table_names())
+        for table in Base.metadata.sorted_tables:
+            if table.name not in tables:
+                continue
+            have = {c["name"] for c in existing.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in have and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
 
 
 def make_engine(url: str, immediate: bool = True) -> Engine:

@@ -26,7 +26,6 @@ from idp.passwords import check_policy
 from idp.pool import UserPool
 from idp.store import User
 
-MAX_CODE_ATTEMPTS = 5
 NO_FLOW = "No sign-in is in progress, or it expired. Go back to the application and choose Sign in again."
 
 
@@ -78,11 +77,15 @@ class HostedUi:
         return response
 
     def _advance(self, db: Any, flow: Any, user: User) -> Response:
+        """The sign-in state machine's next step (signin.py) as the page that asks for it."""
+        challenge = self.pool.signin.next_challenge(user)
+        if challenge is None:
+            return self._finish(db, flow, user)
         stage = {
             "NEW_PASSWORD_REQUIRED": "new_password",
             "MFA_SETUP": "mfa_setup",
             "SOFTWARE_TOKEN_MFA": "totp",
-        }[self.pool.next_challenge(user)]
+        }[challenge]
         flow.sub = user.sub
         data = {**flow.data, "stage": stage, "attempts": 0}
         if stage == "mfa_setup":
@@ -106,7 +109,7 @@ class HostedUi:
             csrf, client_id = flow.data["csrf"], flow.data["client_id"]
         email = form.get("email", "").strip()
         try:
-            user = self.pool.password_login(email, form.get("password", ""))
+            user = self.pool.signin.password_login(email, form.get("password", ""))
         except CognitoError as exc:
             if exc.kind == "UserNotConfirmedException":
                 return RedirectResponse("/confirm?" + urlencode({"email": email}), status_code=303)
@@ -137,22 +140,21 @@ class HostedUi:
             flow, problem = self._flow_or_error(db, request, form, "new_password")
             if problem:
                 return problem
-            csrf = flow.data["csrf"]
+            csrf, sub = flow.data["csrf"], flow.sub
         try:
             check_policy(password)
         except CognitoError as exc:
             return render("new_password.html", status=400, csrf=csrf, error=exc.message)
-        password_hash = self.pool.passwords.hash(password)
+        credentials = self.pool.credentials(sub, password)
         with self.pool.store.begin() as db:
             flow, problem = self._flow_or_error(db, request, form, "new_password")
             if problem:
                 return problem
             user = db.get(User, flow.sub)
-            if user is None:
+            if user is None or user.sub != sub:
                 return error_page("Sign-in failed", "The account no longer exists.")
-            user.password_hash = password_hash
+            self.pool.store_credentials(db, user, credentials)
             user.status = "CONFIRMED"
-            user.updated_at = self.pool.clock()
             return self._advance(db, flow, user)
 
     # ------------------------------------------------------------ MFA setup
@@ -207,17 +209,14 @@ class HostedUi:
             user = db.get(User, flow.sub, with_for_update=True)
             if user is None:
                 return error_page("Sign-in failed", "The account no longer exists.")
-            error = self.pool.check_totp(db, user, form.get("code", ""))
+            error = self.pool.signin.answer_totp(db, flow, user, form.get("code", ""))
             if error is None:
                 return self._finish(db, flow, user)
-            attempts = int(flow.data.get("attempts", 0)) + 1
             csrf = flow.data["csrf"]
-            if attempts >= MAX_CODE_ATTEMPTS:
-                db.delete(flow)  # start over with the password
+            if flow in db.deleted:  # the sign-in's last allowed miss: start over with the password
                 return error_page(
                     "Too many wrong codes", "Go back to the application and sign in again.", 401
                 )
-            flow.data = {**flow.data, "attempts": attempts}
         message = (
             "That code was already used. Wait for the next one."
             if error.kind == "ExpiredCodeException"
@@ -239,7 +238,7 @@ class HostedUi:
             csrf, client_id = flow.data["csrf"], flow.data["client_id"]
         email, name = form.get("email", "").strip(), form.get("name", "").strip()
         try:
-            self.pool.sign_up(
+            self.pool.accounts.sign_up(
                 client_id,
                 email,
                 form.get("password", ""),
@@ -264,7 +263,7 @@ class HostedUi:
             csrf, client_id = flow.data["csrf"], flow.data["client_id"]
         email = form.get("email", "").strip()
         try:
-            self.pool.confirm_sign_up(client_id, email, form.get("code", ""))
+            self.pool.accounts.confirm_sign_up(client_id, email, form.get("code", ""))
         except CognitoError as exc:
             return render("confirm.html", status=400, csrf=csrf, error=exc.message, email=email)
         return RedirectResponse("/login?notice=confirmed", status_code=303)
