@@ -11,10 +11,15 @@ from pathlib import Path
 
 import boto3
 import httpx
+import pyotp
 import uvicorn
 from idp.app import build_pool, create_app
 from idp.pool import UserPool
 from idp.settings import Settings
+
+CLIENT = "city-tasks-web"
+POOL = "us-east-1_LocalPool"
+PASSWORD = "Str0ng-Passw0rd!"
 
 
 @dataclass
@@ -87,3 +92,57 @@ def running_idp(settings: Settings) -> Iterator[RunningIdp]:
         server.should_exit = True
         thread.join(timeout=10)
         pool.store.dispose()
+
+
+def sign_up_and_confirm(idp: RunningIdp, email: str, name: str = "Ann Example") -> str:
+    cognito = idp.cognito()
+    out = cognito.sign_up(
+        ClientId=CLIENT,
+        Username=email,
+        Password=PASSWORD,
+        UserAttributes=[{"Name": "email", "Value": email}, {"Name": "name", "Value": name}],
+    )
+    assert out["UserConfirmed"] is False
+    assert out["CodeDeliveryDetails"]["DeliveryMedium"] == "EMAIL"
+    cognito.confirm_sign_up(ClientId=CLIENT, Username=email, ConfirmationCode=idp.confirmation_code(email))
+    return out["UserSub"]
+
+
+def setup_mfa(idp: RunningIdp, email: str) -> tuple[str, dict]:
+    """First login: MFA_SETUP, associate, verify, respond; returns (secret, AuthenticationResult)."""
+    cognito = idp.cognito()
+    first = cognito.initiate_auth(
+        ClientId=CLIENT,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD},
+    )
+    assert first["ChallengeName"] == "MFA_SETUP"
+    assoc = cognito.associate_software_token(Session=first["Session"])
+    secret = assoc["SecretCode"]
+    verified = cognito.verify_software_token(
+        Session=assoc["Session"], UserCode=pyotp.TOTP(secret).at(time.time()), FriendlyDeviceName="phone"
+    )
+    assert verified["Status"] == "SUCCESS"
+    done = cognito.respond_to_auth_challenge(
+        ClientId=CLIENT,
+        ChallengeName="MFA_SETUP",
+        Session=verified["Session"],
+        ChallengeResponses={"USERNAME": email},
+    )
+    return secret, done["AuthenticationResult"]
+
+
+def mfa_login(idp: RunningIdp, email: str, code: str) -> dict:
+    cognito = idp.cognito()
+    challenge = cognito.initiate_auth(
+        ClientId=CLIENT,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD},
+    )
+    assert challenge["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
+    return cognito.respond_to_auth_challenge(
+        ClientId=CLIENT,
+        ChallengeName="SOFTWARE_TOKEN_MFA",
+        Session=challenge["Session"],
+        ChallengeResponses={"USERNAME": email, "SOFTWARE_TOKEN_MFA_CODE": code},
+    )
