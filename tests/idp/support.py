@@ -13,6 +13,7 @@ import boto3
 import httpx
 import pyotp
 import uvicorn
+from botocore.config import Config
 from idp.app import build_pool, create_app
 from idp.pool import UserPool
 from idp.settings import Settings
@@ -30,13 +31,15 @@ class RunningIdp:
     server: uvicorn.Server
     thread: threading.Thread = field(repr=False)
 
-    def cognito(self):  # type: ignore[no-untyped-def]
+    def cognito(self, retries: bool = True):  # type: ignore[no-untyped-def]
+        """boto3's client; `retries=False` for checks of LimitExceededException, which botocore retries."""
         return boto3.client(
             "cognito-idp",
             endpoint_url=self.url,
             region_name="us-east-1",
             aws_access_key_id="x",
             aws_secret_access_key="x",
+            config=None if retries else Config(retries={"total_max_attempts": 1, "mode": "standard"}),
         )
 
     def outbox(self, email: str, kind: str | None = None) -> list[dict[str, str]]:

@@ -51,10 +51,9 @@ def _page(token: str | None) -> int:
     return offset
 
 
-def _next_token(offset: int, limit: int, more: bool) -> dict[str, str]:
-    return (
-        {"PaginationToken": base64.urlsafe_b64encode(str(offset + limit).encode()).decode()} if more else {}
-    )
+def _next_token(offset: int, limit: int, more: bool, key: str = "NextToken") -> dict[str, str]:
+    """The token of the next page under `key` (ListUsers calls it PaginationToken, the others NextToken)."""
+    return {key: base64.urlsafe_b64encode(str(offset + limit).encode()).decode()} if more else {}
 
 
 def _limit(value: int | None, default: int = MAX_LIST) -> int:
@@ -230,7 +229,7 @@ class Admin:
         with self.pool.store.read() as db:
             rows = db.scalars(query.offset(offset).limit(limit + 1)).all()
             users = [self.pool.user_type(u) for u in rows[:limit]]
-        return {"Users": users, **_next_token(offset, limit, len(rows) > limit)}
+        return {"Users": users, **_next_token(offset, limit, len(rows) > limit, "PaginationToken")}
 
     # ------------------------------------------------------------- groups
     def _group(self, db: Session, pool_id: str, name: str) -> Group:
@@ -374,10 +373,7 @@ class Admin:
             clients = [
                 {"ClientId": c.client_id, "UserPoolId": pool_id, "ClientName": c.name} for c in rows[:limit]
             ]
-        out: dict[str, Any] = {"UserPoolClients": clients}
-        if len(rows) > limit:
-            out["NextToken"] = _next_token(offset, limit, True)["PaginationToken"]
-        return out
+        return {"UserPoolClients": clients, **_next_token(offset, limit, len(rows) > limit)}
 
     def create_user_pool_client(
         self,
