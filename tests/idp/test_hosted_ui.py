@@ -25,20 +25,25 @@ DEMO_SECRET = "DEMOLOCALONLYDEMOLOCALONLYDEMOAA"
 
 
 class FormReader(HTMLParser):
-    """Collects the hidden inputs and the action of the page's form, and any element text by id."""
+    """Collects the hidden inputs and the action of the page's form (the first, or the one posting to
+    `action` when given), and any element text by id."""
 
-    def __init__(self) -> None:
+    def __init__(self, action: str | None = None) -> None:
         super().__init__()
+        self.wanted = action
         self.action: str | None = None
         self.hidden: dict[str, str] = {}
         self.texts: dict[str, str] = {}
         self._capture: str | None = None
+        self._in_form = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
         if tag == "form":
-            self.action = a.get("action")
-        if tag == "input" and a.get("type") == "hidden":
+            self._in_form = self.action is None and self.wanted in (None, a.get("action"))
+            if self._in_form:
+                self.action = a.get("action")
+        if tag == "input" and a.get("type") == "hidden" and self._in_form:
             self.hidden[a["name"] or ""] = a.get("value") or ""
         if a.get("id"):
             self._capture = a["id"]
@@ -49,17 +54,21 @@ class FormReader(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         self._capture = None
+        if tag == "form":
+            self._in_form = False
 
 
-def read_form(response: httpx.Response) -> FormReader:
+def read_form(response: httpx.Response, action: str | None = None) -> FormReader:
     assert response.status_code == 200, response.text
-    reader = FormReader()
+    reader = FormReader(action)
     reader.feed(response.text)
     return reader
 
 
-def submit(browser: httpx.Client, page: httpx.Response, **fields: str) -> httpx.Response:
-    form = read_form(page)
+def submit(
+    browser: httpx.Client, page: httpx.Response, action: str | None = None, **fields: str
+) -> httpx.Response:
+    form = read_form(page, action)
     assert form.action
     return browser.post(form.action, data={**form.hidden, **fields})
 
@@ -470,3 +479,43 @@ def test_revoke_ends_a_refresh_token_and_its_access_tokens(idp: RunningIdp) -> N
     assert refresh.json()["error"] == "invalid_grant"
     with pytest.raises(cognito.exceptions.NotAuthorizedException):
         cognito.get_user(AccessToken=tokens["access_token"])
+
+
+def test_forgot_password_and_send_the_code_again(idp: RunningIdp) -> None:
+    email = f"forgot-{uuid.uuid4().hex[:8]}@example.com"
+    new_password = "Rec0vered-Passw0rd!"
+    with httpx.Client(base_url=idp.url) as browser:
+        browser.get(authorize(browser, pkce()[1]).headers["location"])
+        signup = submit(browser, browser.get("/signup"), email=email, name="Fay", password=PASSWORD)
+        confirm_page = browser.get(signup.headers["location"])
+        resent = submit(browser, confirm_page, action="/confirm/resend")
+        assert resent.headers["location"].endswith("notice=sent")
+        assert [m["kind"] for m in idp.outbox(email)] == ["signup", "signup"]
+        confirmed = submit(
+            browser, browser.get(resent.headers["location"]), email=email, code=idp.confirmation_code(email)
+        )
+        assert confirmed.headers["location"] == "/login?notice=confirmed"
+
+        login = browser.get("/login")
+        assert read_form(login).texts["forgot"] == "Forgot your password?"
+        asked = submit(browser, browser.get("/forgot-password"), email=email)
+        reset_page = browser.get(asked.headers["location"])
+        assert "we sent it a code" in reset_page.text
+        again = submit(browser, reset_page, action="/forgot-password")
+        reset_page = browser.get(again.headers["location"])
+        codes = [m["code"] for m in idp.outbox(email, "forgot_password")]
+        assert len(codes) == 2
+        wrong = "000000" if codes[0] != "000000" else "111111"
+        refused = submit(browser, reset_page, email=email, code=wrong, password=new_password)
+        assert refused.status_code == 400
+        assert "did not match" in refused.text
+        done = submit(browser, reset_page, email=email, code=codes[0], password=new_password)
+        assert done.headers["location"] == "/login?notice=reset"
+        signed_in = submit(browser, browser.get("/login"), email=email, password=new_password)
+        assert signed_in.headers["location"] == "/mfa/setup"
+
+        # An unknown address gets the same answer as a known one.
+        unknown = submit(browser, browser.get("/forgot-password"), email="nobody-here@example.com")
+        assert unknown.status_code == 303
+        assert unknown.headers["location"].startswith("/reset-password?")
+        assert idp.outbox("nobody-here@example.com") == []

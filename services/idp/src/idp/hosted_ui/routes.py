@@ -252,8 +252,83 @@ class HostedUi:
         with self.pool.store.begin() as db:
             flow, problem = self._flow_or_error(db, request, None, None)
             return problem or render(
-                "confirm.html", csrf=flow.data["csrf"], email=request.query_params.get("email", "")
+                "confirm.html",
+                csrf=flow.data["csrf"],
+                email=request.query_params.get("email", ""),
+                notice=request.query_params.get("notice"),
             )
+
+    def resend_confirmation(self, request: Request, form: dict[str, str]) -> Response:
+        """ "Send the code again" on the confirmation page (a sign-up whose code expired is no dead end)."""
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, form, None)
+            if problem:
+                return problem
+            csrf, client_id = flow.data["csrf"], flow.data["client_id"]
+        email = form.get("email", "").strip()
+        try:
+            self.pool.accounts.resend_confirmation_code(client_id, email)
+        except CognitoError as exc:
+            if exc.kind != "UserNotFoundException":  # the page must not reveal who has an account
+                return render("confirm.html", status=400, csrf=csrf, error=exc.message, email=email)
+        return RedirectResponse("/confirm?" + urlencode({"email": email, "notice": "sent"}), status_code=303)
+
+    # ------------------------------------------------------------ forgotten password
+    def forgot_password_page(self, request: Request) -> Response:
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, None, None)
+            return problem or render("forgot_password.html", csrf=flow.data["csrf"])
+
+    def forgot_password(self, request: Request, form: dict[str, str]) -> Response:
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, form, None)
+            if problem:
+                return problem
+            csrf, client_id = flow.data["csrf"], flow.data["client_id"]
+        email = form.get("email", "").strip()
+        try:
+            self.pool.accounts.forgot_password(client_id, email)
+        except CognitoError as exc:
+            # Unknown, unverified or disabled: one answer, so the page does not reveal who has an account.
+            if exc.kind not in (
+                "UserNotFoundException",
+                "InvalidParameterException",
+                "NotAuthorizedException",
+            ):
+                return render("forgot_password.html", status=400, csrf=csrf, error=exc.message, email=email)
+        return RedirectResponse(
+            "/reset-password?" + urlencode({"email": email, "notice": "sent"}), status_code=303
+        )
+
+    def reset_password_page(self, request: Request) -> Response:
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, None, None)
+            return problem or render(
+                "reset_password.html",
+                csrf=flow.data["csrf"],
+                email=request.query_params.get("email", ""),
+                notice=request.query_params.get("notice"),
+            )
+
+    def reset_password(self, request: Request, form: dict[str, str]) -> Response:
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, form, None)
+            if problem:
+                return problem
+            csrf, client_id = flow.data["csrf"], flow.data["client_id"]
+        email = form.get("email", "").strip()
+        try:
+            self.pool.accounts.confirm_forgot_password(
+                client_id, email, form.get("code", ""), form.get("password", "")
+            )
+        except CognitoError as exc:
+            message = (
+                "That code did not match, or it expired. Ask for a new one."
+                if exc.kind in ("UserNotFoundException", "CodeMismatchException", "ExpiredCodeException")
+                else exc.message
+            )
+            return render("reset_password.html", status=400, csrf=csrf, error=message, email=email)
+        return RedirectResponse("/login?notice=reset", status_code=303)
 
     def confirm(self, request: Request, form: dict[str, str]) -> Response:
         with self.pool.store.begin() as db:
@@ -293,5 +368,12 @@ def router(pool: UserPool) -> APIRouter:
     page("/mfa", ui.totp_page, ui.totp)
     page("/signup", ui.signup_page, ui.signup)
     page("/confirm", ui.confirm_page, ui.confirm)
+    page("/forgot-password", ui.forgot_password_page, ui.forgot_password)
+    page("/reset-password", ui.reset_password_page, ui.reset_password)
+
+    @api.post("/confirm/resend", name="post /confirm/resend")
+    async def _resend(request: Request) -> Response:
+        form = await _form(request)
+        return await run_in_threadpool(ui.resend_confirmation, request, form)
 
     return api
