@@ -171,6 +171,18 @@ def test_sign_up_mfa_setup_and_code_flow_with_pkce(idp: RunningIdp) -> None:
     )
     assert access["scope"] == "openid email profile"
     assert access["client_id"] == CLIENT
+    # OIDC Core 3.1.3.6: at_hash is the left half of the SHA-256 of the access token, base64url.
+    half = hashlib.sha256(body["access_token"].encode()).digest()[:16]
+    assert ident["at_hash"] == base64.urlsafe_b64encode(half).rstrip(b"=").decode()
+    # Only tokens from the code flow carry it (pycognito 2024.5.1 cannot check it: it hashes a str).
+    assert "at_hash" not in jwt.decode(
+        idp.cognito().initiate_auth(
+            ClientId=CLIENT,
+            AuthFlow="REFRESH_TOKEN_AUTH",
+            AuthParameters={"REFRESH_TOKEN": body["refresh_token"]},
+        )["AuthenticationResult"]["IdToken"],
+        options={"verify_signature": False},
+    )
 
     info = httpx.get(
         f"{idp.url}/oauth2/userInfo", headers={"Authorization": f"Bearer {body['access_token']}"}
