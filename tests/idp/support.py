@@ -94,7 +94,10 @@ def running_idp(settings: Settings) -> Iterator[RunningIdp]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        pool.store.dispose()
+        if pool.registry is not None:
+            pool.registry.dispose()
+        else:
+            pool.store.dispose()
 
 
 def sign_up_and_confirm(idp: RunningIdp, email: str, name: str = "Ann Example") -> str:

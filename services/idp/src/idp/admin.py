@@ -338,11 +338,6 @@ class Admin:
             }
         }
 
-    def list_user_pools(self, max_results: int | None) -> dict[str, Any]:
-        if max_results is None or not 1 <= max_results <= MAX_LIST:
-            raise invalid_parameter(f"MaxResults must be between 1 and {MAX_LIST}.")
-        return {"UserPools": [{"Id": self.pool.pool_id, "Name": self.pool.name}]}
-
     @staticmethod
     def _client_type(pool_id: str, client: Client) -> dict[str, Any]:
         out: dict[str, Any] = {

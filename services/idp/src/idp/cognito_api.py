@@ -17,6 +17,7 @@ from fastapi.responses import Response
 
 from idp.errors import CognitoError, invalid_parameter
 from idp.pool import UserPool
+from idp.pools import Pools
 
 log = logging.getLogger("idp.api")
 
@@ -211,7 +212,6 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "DeleteGroup": lambda p, a: p.admin.delete_group(a.text("UserPoolId"), a.text("GroupName")),
     "DescribeUserPool": lambda p, a: p.admin.describe_user_pool(a.text("UserPoolId")),
-    "ListUserPools": lambda p, a: p.admin.list_user_pools(a.number("MaxResults")),
     "DescribeUserPoolClient": lambda p, a: p.admin.describe_user_pool_client(
         a.text("UserPoolId"), a.text("ClientId")
     ),
@@ -231,14 +231,38 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 
-def dispatch(pool: UserPool, operation: str, request: dict[str, Any]) -> dict[str, Any]:
+# Operations on the set of pools rather than on one.
+POOL_OPERATIONS: dict[str, Callable[[Pools, Args], dict[str, Any]]] = {
+    "CreateUserPool": lambda pools, a: pools.create(a.text("PoolName"), a.opt_text("MfaConfiguration")),
+    "ListUserPools": lambda pools, a: pools.list(a.number("MaxResults")),
+}
+
+
+def target_pool(pools: Pools, request: dict[str, Any]) -> UserPool:
+    """The pool a request is for: the one it names, its client's, its access token's, or its session's."""
+    for member, find in (
+        ("UserPoolId", pools.get),
+        ("ClientId", pools.for_client),
+        ("AccessToken", pools.for_access_token),
+        ("Session", pools.for_session),
+    ):
+        value = request.get(member)
+        if isinstance(value, str) and value:
+            return find(value)
+    return pools.main
+
+
+def dispatch(pools: Pools, operation: str, request: dict[str, Any]) -> dict[str, Any]:
     """Runs one operation; raises CognitoError for anything the caller got wrong."""
+    on_pools = POOL_OPERATIONS.get(operation)
+    if on_pools is not None:
+        return on_pools(pools, Args(request))
     handler = OPERATIONS.get(operation)
     if handler is None:
         raise CognitoError(
             "UnknownOperationException", f"Operation {operation} is not supported by the local IdP."
         )
-    return handler(pool, Args(request)) or {}
+    return handler(target_pool(pools, request), Args(request)) or {}
 
 
 def _error(kind: str, message: str, status: int = 400) -> Response:
@@ -246,7 +270,7 @@ def _error(kind: str, message: str, status: int = 400) -> Response:
     return Response(body, status_code=status, media_type=CONTENT_TYPE, headers={"x-amzn-ErrorType": kind})
 
 
-def router(pool: UserPool) -> APIRouter:
+def router(pools: Pools) -> APIRouter:
     api = APIRouter()
 
     @api.post("/", include_in_schema=False)
@@ -264,7 +288,7 @@ def router(pool: UserPool) -> APIRouter:
             body = json.loads(raw or b"{}")
             if not isinstance(body, dict):
                 raise invalid_parameter("The request body must be a JSON object.")
-            result = await run_in_threadpool(dispatch, pool, operation, body)
+            result = await run_in_threadpool(dispatch, pools, operation, body)
         except json.JSONDecodeError:
             return _error("SerializationException", "The request body is not valid JSON.")
         except CognitoError as exc:

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from idp.accounts import Accounts
     from idp.admin import Admin
     from idp.grants import Grants
+    from idp.pools import Pools
     from idp.signin import SignIn
 
 log = logging.getLogger("idp")
@@ -154,6 +155,7 @@ class UserPool:
         self.post_confirmation: Trigger = post_confirmation.handler
         self.pre_token_generation: Trigger = pre_token_generation.handler
         self.local_client: Any = None  # set by the app once the dispatcher exists
+        self.registry: Pools | None = None  # every pool of the process (pools.py), set by the app
         self._clients: dict[str, tuple[float, Client]] = {}
 
         from idp.accounts import Accounts
