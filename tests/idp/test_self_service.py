@@ -70,6 +70,9 @@ def test_the_outbox_over_http_and_the_cli(
     assert [m["kind"] for m in newest] == ["signup", "signup"]
     assert newest[0]["createdAt"] >= newest[1]["createdAt"]
 
+    missing = httpx.get(f"{idp.url}/_local/inbox")
+    assert missing.status_code == 404
+    assert "local IdP" in missing.headers["x-local-only"]
     everyone = httpx.get(f"{idp.url}/_local/outbox").json()
     assert {m["to"] for m in everyone} >= {email}
 

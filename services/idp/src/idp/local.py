@@ -26,4 +26,18 @@ def router(pool: UserPool) -> APIRouter:
             messages, headers={LOCAL_ONLY_HEADER: LOCAL_ONLY_NOTE, "Cache-Control": "no-store"}
         )
 
+    @api.get("/{rest:path}")
+    def unknown(rest: str) -> JSONResponse:
+        return JSONResponse(
+            {
+                "type": "about:blank",
+                "title": "Not found",
+                "status": 404,
+                "detail": f"no /_local/{rest}: try /_local/outbox",
+            },
+            status_code=404,
+            media_type="application/problem+json",
+            headers={LOCAL_ONLY_HEADER: LOCAL_ONLY_NOTE},
+        )
+
     return api
