@@ -1,5 +1,6 @@
-"""The OAuth 2.0 grants of the hosted-UI domain: authorization codes (with PKCE), refresh tokens,
-client credentials, and userInfo. The HTTP side is oauth.py."""
+"""The OAuth 2.0 grants of the hosted-UI domain, one class per grant as in Authlib (whose typed errors they
+raise): authorization codes with PKCE, refresh tokens, client credentials; and userInfo and revocation.
+The HTTP side is oauth.py."""
 
 from __future__ import annotations
 
@@ -7,14 +8,23 @@ import hmac
 import re
 import secrets
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from authlib.oauth2.rfc6749.errors import (
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    OAuth2Error,
+    UnauthorizedClientError,
+    UnsupportedGrantTypeError,
+)
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from idp.errors import CognitoError, not_authorized
-from idp.pool import ADMIN_SCOPE, OAuthFailure
+from idp.pool import ADMIN_SCOPE
 from idp.store import AuthCode, Client, RefreshToken, User, digest
 from idp.tokens import Subject
 
@@ -27,11 +37,22 @@ def _origin_of(code: AuthCode) -> str:
     return str(uuid.UUID(code.code_digest[:32]))
 
 
-class Grants:
+class TokenGrant:
+    """One grant type of POST /oauth2/token."""
+
+    GRANT_TYPE: ClassVar[str]
+
     def __init__(self, pool: UserPool) -> None:
         self.pool = pool
 
-    def new_code(
+    def create_token_response(self, client: Client, form: Mapping[str, str]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class AuthorizationCodeGrant(TokenGrant):
+    GRANT_TYPE = "authorization_code"
+
+    def issue_code(
         self,
         client_id: str,
         sub: str,
@@ -69,14 +90,23 @@ class Grants:
                 own.execute(sweep)
         return code
 
-    def exchange_code(self, client: Client, code: Any, redirect_uri: Any, verifier: Any) -> dict[str, Any]:
+    def create_token_response(self, client: Client, form: Mapping[str, str]) -> dict[str, Any]:
+        if "code" not in client.oauth_flows:
+            raise UnauthorizedClientError(description="the code grant is not enabled for this client")
+        return self.exchange_code(
+            client, form.get("code"), form.get("redirect_uri"), form.get("code_verifier")
+        )
+
+    def exchange_code(
+        self, client: Client, code: str | None, redirect_uri: str | None, verifier: str | None
+    ) -> dict[str, Any]:
         if not isinstance(code, str) or not code:
-            raise OAuthFailure("invalid_request", "code is required")
-        failure: OAuthFailure | None = None
+            raise InvalidRequestError(description="code is required")
+        failure: OAuth2Error | None = None
         with self.pool.store.begin() as db:
             row = db.get(AuthCode, digest(code), with_for_update=True)
             if row is None or row.client_id != client.client_id:
-                failure = OAuthFailure("invalid_grant", "unknown authorization code")
+                failure = InvalidGrantError(description="unknown authorization code")
             elif row.used:
                 # A replayed code: also revoke what the first exchange issued (RFC 6749 section 4.1.2).
                 db.execute(
@@ -84,13 +114,13 @@ class Grants:
                     .where(RefreshToken.origin_jti == _origin_of(row))
                     .values(revoked=True)
                 )
-                failure = OAuthFailure("invalid_grant", "authorization code already used")
+                failure = InvalidGrantError(description="authorization code already used")
             else:
                 row.used = True  # consumed by this attempt whatever its outcome
                 failure = self._code_problem(row, redirect_uri, verifier)
                 user = db.get(User, row.sub)
                 if failure is None and (user is None or not user.enabled):
-                    failure = OAuthFailure("invalid_grant", "the user no longer exists")
+                    failure = InvalidGrantError(description="the user no longer exists")
                 if failure is None and user is not None:
                     subject, scope, nonce, auth_time = (
                         self.pool.subject(user),
@@ -112,18 +142,20 @@ class Grants:
             body["id_token"] = result["IdToken"]
         return body
 
-    def _code_problem(self, row: AuthCode, redirect_uri: Any, verifier: Any) -> OAuthFailure | None:
+    def _code_problem(
+        self, row: AuthCode, redirect_uri: str | None, verifier: str | None
+    ) -> OAuth2Error | None:
         if row.expires_at < self.pool.clock():
-            return OAuthFailure("invalid_grant", "authorization code expired")
+            return InvalidGrantError(description="authorization code expired")
         if redirect_uri != row.redirect_uri:
-            return OAuthFailure("invalid_grant", "redirect_uri does not match the authorization request")
+            return InvalidGrantError(description="redirect_uri does not match the authorization request")
         if row.code_challenge is not None:
             if not isinstance(verifier, str) or not re.fullmatch(r"[A-Za-z0-9\-._~]{43,128}", verifier):
-                return OAuthFailure("invalid_grant", "code_verifier is missing or malformed")
+                return InvalidGrantError(description="code_verifier is missing or malformed")
             if not hmac.compare_digest(create_s256_code_challenge(verifier), row.code_challenge):
-                return OAuthFailure("invalid_grant", "code_verifier does not match the code_challenge")
+                return InvalidGrantError(description="code_verifier does not match the code_challenge")
         elif verifier is not None:
-            return OAuthFailure("invalid_grant", "code_verifier sent but no code_challenge was")
+            return InvalidGrantError(description="code_verifier sent but no code_challenge was")
         return None
 
     def _issue_for_code(
@@ -146,19 +178,15 @@ class Grants:
         result["RefreshToken"] = refresh_token
         return result
 
-    def revoke_refresh_token(self, client_id: str, token: str) -> None:
-        with self.pool.store.begin() as db:
-            db.execute(
-                update(RefreshToken)
-                .where(RefreshToken.token_digest == digest(token), RefreshToken.client_id == client_id)
-                .values(revoked=True)
-            )
 
-    def refresh_grant(self, client: Client, token: Any) -> dict[str, Any]:
+class RefreshTokenGrant(TokenGrant):
+    GRANT_TYPE = "refresh_token"
+
+    def create_token_response(self, client: Client, form: Mapping[str, str]) -> dict[str, Any]:
         try:
-            result = self.pool.refresh(client, token)
+            result = self.pool.refresh(client, form.get("refresh_token"))
         except CognitoError as exc:
-            raise OAuthFailure("invalid_grant", exc.message) from exc
+            raise InvalidGrantError(description=exc.message) from exc
         return {
             "access_token": result["AccessToken"],
             "id_token": result["IdToken"],
@@ -166,13 +194,18 @@ class Grants:
             "token_type": "Bearer",
         }
 
-    def client_credentials(self, client: Client, scope: Any) -> dict[str, Any]:
+
+class ClientCredentialsGrant(TokenGrant):
+    GRANT_TYPE = "client_credentials"
+
+    def create_token_response(self, client: Client, form: Mapping[str, str]) -> dict[str, Any]:
+        scope = form.get("scope")
         if client.secret is None or "client_credentials" not in client.oauth_flows:
-            raise OAuthFailure("unauthorized_client", "this client may not use client_credentials")
+            raise UnauthorizedClientError(description="this client may not use client_credentials")
         allowed = [s for s in client.scopes if "/" in s]
         requested = str(scope).split() if scope else allowed
         if not requested or any(s not in allowed for s in requested):
-            raise OAuthFailure("invalid_scope", "scope must be among the client's resource-server scopes")
+            raise InvalidScopeError(description="scope must be among the client's resource-server scopes")
         now = int(self.pool.clock())
         token = self.pool.tokens.client_token(client.client_id, " ".join(requested), now)
         return {
@@ -180,6 +213,35 @@ class Grants:
             "expires_in": self.pool.settings.access_token_seconds,
             "token_type": "Bearer",
         }
+
+
+class Grants:
+    """The token endpoint's grants by grant_type, and the other OAuth endpoints' operations."""
+
+    def __init__(self, pool: UserPool) -> None:
+        self.pool = pool
+        self.authorization_code = AuthorizationCodeGrant(pool)
+        self._by_type: dict[str, TokenGrant] = {
+            grant.GRANT_TYPE: grant
+            for grant in (self.authorization_code, RefreshTokenGrant(pool), ClientCredentialsGrant(pool))
+        }
+
+    def token_response(self, client: Client, form: Mapping[str, str]) -> dict[str, Any]:
+        """The body of a successful POST /oauth2/token; raises Authlib's OAuth2Error otherwise."""
+        grant = self._by_type.get(form.get("grant_type", ""))
+        if grant is None:
+            error = UnsupportedGrantTypeError(form.get("grant_type") or "")
+            error.description = f"grant_type must be one of {', '.join(sorted(self._by_type))}"
+            raise error
+        return grant.create_token_response(client, form)
+
+    def revoke_refresh_token(self, client_id: str, token: str) -> None:
+        with self.pool.store.begin() as db:
+            db.execute(
+                update(RefreshToken)
+                .where(RefreshToken.token_digest == digest(token), RefreshToken.client_id == client_id)
+                .values(revoked=True)
+            )
 
     def user_info(self, access_token: str) -> dict[str, Any]:
         with self.pool.store.begin() as db:

@@ -8,7 +8,8 @@ The operations live beside it, one module per seam, each a class holding the poo
 - `admin.Admin`: the administrator's API (users, groups, the pool and its clients);
 - `grants.Grants`: the OAuth 2.0 grants of the hosted-UI domain.
 
-No web framework here: callers pass plain values and get plain values or a `CognitoError`/`OAuthFailure`.
+No web framework here: callers pass typed values and get plain values or a `CognitoError` (the grants raise
+Authlib's OAuth 2.0 errors).
 """
 
 from __future__ import annotations
@@ -83,15 +84,6 @@ _REFRESH_LOOKUP = (
     .where(RefreshToken.token_digest == bindparam("digest"))
 )
 _GROUPS_OF = select(Membership.group).where(Membership.sub == bindparam("sub"))
-
-
-class OAuthFailure(Exception):
-    """An OAuth 2.0 error (RFC 6749 section 5.2) for the token and authorize endpoints."""
-
-    def __init__(self, error: str, description: str) -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
 
 
 @dataclass(frozen=True)
