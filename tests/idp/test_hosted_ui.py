@@ -15,7 +15,7 @@ import jwt
 import pyotp
 import pytest
 
-from tests.idp.support import RunningIdp
+from tests.idp.support import RunningIdp, sign_up_and_confirm
 
 CLIENT = "city-tasks-web"
 REDIRECT = "http://localhost:8100/auth/callback"
@@ -531,3 +531,14 @@ def test_forgot_password_and_send_the_code_again(idp: RunningIdp) -> None:
         assert unknown.status_code == 303
         assert unknown.headers["location"].startswith("/reset-password?")
         assert idp.outbox("nobody-here@example.com") == []
+
+
+def test_a_pool_with_optional_mfa_signs_in_without_a_code(optional_mfa_idp: RunningIdp) -> None:
+    """The same state machine as the API: no software token in an OPTIONAL pool means no MFA page."""
+    email = f"opt-{uuid.uuid4().hex[:8]}@example.com"
+    sign_up_and_confirm(optional_mfa_idp, email)
+    verifier, challenge = pkce()
+    with httpx.Client(base_url=optional_mfa_idp.url) as browser:
+        login = browser.get(authorize(browser, challenge).headers["location"])
+        code = code_from(submit(browser, login, email=email, password=PASSWORD))
+    assert exchange(optional_mfa_idp, code, verifier).status_code == 200
