@@ -215,7 +215,7 @@ class Accounts:
                 )
         if not pool.passwords.verify(stored, previous):
             with pool.store.begin() as db:
-                pool.signin._record_attempt(db, sub, False)
+                pool.signin.record_attempt(db, sub, False)
             raise not_authorized()
         credentials = pool.credentials(sub, proposed)
         with pool.store.begin() as db:

@@ -87,7 +87,7 @@ class SignIn:
         sub, stored = state
         ok = pool.passwords.verify(stored, password)  # outside the transaction: Argon2 takes a while
         with pool.store.begin() as db:
-            user, error = self._record_attempt(db, sub, ok)
+            user, error = self.record_attempt(db, sub, ok)
         if error is not None:
             raise error
         return user
@@ -98,7 +98,7 @@ class SignIn:
         if user.locked_until > self.pool.clock():
             raise not_authorized("Password attempts exceeded")
 
-    def _record_attempt(self, db: Session, sub: str, ok: bool) -> tuple[User, CognitoError | None]:
+    def record_attempt(self, db: Session, sub: str, ok: bool) -> tuple[User, CognitoError | None]:
         """Counts a first-factor attempt against the throttle; the error (raise it after the commit, so the
         count is kept) is set for a wrong password or proof and for an unconfirmed user."""
         user = db.get(User, sub, with_for_update=True)
@@ -386,7 +386,7 @@ class SignIn:
             db.delete(record)  # one proof per challenge, right or wrong
             sub = user.sub
         with pool.store.begin() as db:
-            user, error = self._record_attempt(db, sub, ok)
+            user, error = self.record_attempt(db, sub, ok)
         if error is not None:
             raise error
         return self._after_first_factor(user, client_id)

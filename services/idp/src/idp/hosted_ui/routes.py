@@ -190,6 +190,7 @@ class HostedUi:
             result, step = mfa.check(user.totp_pending_secret, form.get("code", ""), self.pool.clock(), None)
             if result is mfa.TotpResult.OK:
                 user.totp_secret, user.totp_pending_secret = user.totp_pending_secret, None
+                user.mfa_disabled = None
                 user.totp_last_step = step
                 user.updated_at = self.pool.clock()
                 return self._finish(db, flow, user)
