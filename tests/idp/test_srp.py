@@ -10,9 +10,11 @@ import pyotp
 import pytest
 from botocore.exceptions import ClientError
 from idp import srp
+from idp.store import SrpVerifier
 from pycognito import Cognito
 from pycognito.aws_srp import AWSSRP
 from pycognito.exceptions import SoftwareTokenMFAChallengeException
+from sqlalchemy import delete
 
 from tests.idp.support import CLIENT, PASSWORD, POOL, RunningIdp, setup_mfa, sign_up_and_confirm
 
@@ -195,3 +197,24 @@ def test_the_demo_user_signs_in_with_srp(idp: RunningIdp) -> None:
     user = pycognito_user(idp, "demo@example.com")
     with pytest.raises(SoftwareTokenMFAChallengeException):
         user.authenticate(password="Demo-Passw0rd!")
+
+
+def test_a_password_from_before_srp_gets_its_verifier_at_the_next_password_sign_in(idp: RunningIdp) -> None:
+    email = _email()
+    sub = sign_up_and_confirm(idp, email)
+    with idp.pool.store.begin() as db:  # as in a database from before SRP support
+        db.execute(delete(SrpVerifier).where(SrpVerifier.sub == sub))
+    with pytest.raises(ClientError) as missing:
+        pycognito_user(idp, email).authenticate(password=PASSWORD)
+    assert _code(missing) == "NotAuthorizedException"
+    assert "USER_PASSWORD_AUTH" in missing.value.response["Error"]["Message"]
+    idp.cognito().initiate_auth(
+        ClientId=CLIENT,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD},
+    )
+    helper, params, challenge = _srp_challenge(idp, email)
+    assert (
+        _answer(idp, helper.process_challenge(challenge["ChallengeParameters"], params))["ChallengeName"]
+        == "MFA_SETUP"
+    )

@@ -88,6 +88,10 @@ class SignIn:
         ok = pool.passwords.verify(stored, password)  # outside the transaction: Argon2 takes a while
         with pool.store.begin() as db:
             user, error = self.record_attempt(db, sub, ok)
+            if ok and db.get(SrpVerifier, sub) is None:
+                # A password set before SRP support: the right password is at hand, so SRP works from now on.
+                made = srp.make_verifier(pool.srp_pool_name, sub, password)
+                db.add(SrpVerifier(sub=sub, salt=made.salt, verifier=made.verifier))
         if error is not None:
             raise error
         return user
@@ -145,8 +149,8 @@ class SignIn:
             stored = db.get(SrpVerifier, user.sub)
             if stored is None:
                 raise not_authorized(
-                    "This user has no SRP verifier yet (its password was set before SRP support): "
-                    "set a new password, or use USER_PASSWORD_AUTH."
+                    "This user has no SRP verifier yet (its password was set before SRP support): sign in "
+                    "once with USER_PASSWORD_AUTH or the hosted UI, or set a new password."
                 )
             ephemeral = srp.server_ephemeral(int(stored.verifier, 16))
             data = {
