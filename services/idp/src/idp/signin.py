@@ -30,7 +30,7 @@ from idp.passwords import check_policy
 from idp.store import Client, SessionRecord, SrpVerifier, User
 
 if TYPE_CHECKING:
-    from idp.pool import UserPool
+    from idp.pool import Credentials, UserPool
 
 log = logging.getLogger("idp")
 
@@ -333,8 +333,7 @@ class SignIn:
                 raise not_authorized("User is disabled.")
             if name == "NEW_PASSWORD_REQUIRED":
                 assert new_credentials is not None
-                pool.store_credentials(db, user, new_credentials)
-                user.status = "CONFIRMED"
+                self.set_new_password(db, user, new_credentials)
                 step = self._continue(db, user, client.client_id)
                 if step is not None:
                     db.delete(record)
@@ -428,6 +427,25 @@ class SignIn:
         user.totp_last_step = step
         return None
 
+    def set_new_password(self, db: Session, user: User, credentials: Credentials) -> None:
+        """The NEW_PASSWORD_REQUIRED step (API and hosted UI): the chosen password replaces the temporary."""
+        self.pool.store_credentials(db, user, credentials)
+        user.status = "CONFIRMED"
+
+    def activate_pending_token(self, user: User, code: str | None) -> bool:
+        """The MFA_SETUP step (API and hosted UI): a right code from the software token being associated
+        makes it the user's; its time step counts as used."""
+        if not user.totp_pending_secret:
+            return False
+        result, step = mfa.check(user.totp_pending_secret, code or "", self.pool.clock(), None)
+        if result is not mfa.TotpResult.OK:
+            return False
+        user.totp_secret, user.totp_pending_secret = user.totp_pending_secret, None
+        user.totp_last_step = step
+        user.mfa_disabled = None
+        user.updated_at = self.pool.clock()
+        return True
+
     def _token_setup_user(
         self, db: Session, access_token: str | None, session: str | None
     ) -> tuple[User, Any]:
@@ -459,16 +477,10 @@ class SignIn:
                 raise invalid_parameter(
                     "No software token is being associated: call AssociateSoftwareToken first."
                 )
-            result, step = mfa.check(user.totp_pending_secret, code or "", self.pool.clock(), None)
-            if result is not mfa.TotpResult.OK:
+            if not self.activate_pending_token(user, code):
                 raise CognitoError(
                     "EnableSoftwareTokenMFAException", "Code mismatch and fail enable Software Token MFA"
                 )
-            user.totp_secret = user.totp_pending_secret
-            user.totp_pending_secret = None
-            user.totp_last_step = step
-            user.mfa_disabled = None
-            user.updated_at = self.pool.clock()
             if record is not None:
                 record.data = {**record.data, "mfa_verified": True}
                 return {"Status": "SUCCESS", "Session": session}

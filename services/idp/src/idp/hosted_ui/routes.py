@@ -1,5 +1,7 @@
 """Form handlers of the hosted UI. Every step reads and advances a server-side flow record; the browser
-only holds its random id in an HttpOnly cookie, and every POST must carry the flow's CSRF token."""
+only holds its random id in an HttpOnly cookie, and every POST must carry the flow's CSRF token. The steps
+themselves (password, new password, MFA setup, TOTP, their throttle and attempt limit) are the sign-in state
+machine's (signin.py), shared with the cognito-idp API."""
 
 from __future__ import annotations
 
@@ -153,8 +155,7 @@ class HostedUi:
             user = db.get(User, flow.sub)
             if user is None or user.sub != sub:
                 return error_page("Sign-in failed", "The account no longer exists.")
-            self.pool.store_credentials(db, user, credentials)
-            user.status = "CONFIRMED"
+            self.pool.signin.set_new_password(db, user, credentials)
             return self._advance(db, flow, user)
 
     # ------------------------------------------------------------ MFA setup
@@ -187,12 +188,7 @@ class HostedUi:
             user = db.get(User, flow.sub)
             if user is None or not user.totp_pending_secret:
                 return error_page("Sign-in failed", NO_FLOW)
-            result, step = mfa.check(user.totp_pending_secret, form.get("code", ""), self.pool.clock(), None)
-            if result is mfa.TotpResult.OK:
-                user.totp_secret, user.totp_pending_secret = user.totp_pending_secret, None
-                user.mfa_disabled = None
-                user.totp_last_step = step
-                user.updated_at = self.pool.clock()
+            if self.pool.signin.activate_pending_token(user, form.get("code", "")):
                 return self._finish(db, flow, user)
         return self.mfa_setup_page(request, "That code did not match. Check the time on your device.", 400)
 
