@@ -542,3 +542,24 @@ def test_a_pool_with_optional_mfa_signs_in_without_a_code(optional_mfa_idp: Runn
         login = browser.get(authorize(browser, challenge).headers["location"])
         code = code_from(submit(browser, login, email=email, password=PASSWORD))
     assert exchange(optional_mfa_idp, code, verifier).status_code == 200
+
+
+def test_a_password_reset_by_the_admin_leads_to_the_reset_page(idp: RunningIdp) -> None:
+    email = f"reset-{uuid.uuid4().hex[:8]}@example.com"
+    sign_up_and_confirm(idp, email)
+    idp.cognito().admin_reset_user_password(UserPoolId="us-east-1_LocalPool", Username=email)
+    with httpx.Client(base_url=idp.url) as browser:
+        login = browser.get(authorize(browser, pkce()[1]).headers["location"])
+        to_reset = submit(browser, login, email=email, password=PASSWORD)
+        assert to_reset.status_code == 303
+        assert to_reset.headers["location"].startswith("/reset-password?")
+        reset_page = browser.get(to_reset.headers["location"])
+        code = idp.latest_code(email, "forgot_password")
+        done = submit(browser, reset_page, email=email, code=code, password="Aft3r-The-Reset!")
+        assert done.headers["location"] == "/login?notice=reset"
+        assert (
+            submit(browser, browser.get("/login"), email=email, password="Aft3r-The-Reset!").headers[
+                "location"
+            ]
+            == "/mfa/setup"
+        )

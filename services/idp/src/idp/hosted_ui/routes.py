@@ -115,6 +115,8 @@ class HostedUi:
         except CognitoError as exc:
             if exc.kind == "UserNotConfirmedException":
                 return RedirectResponse("/confirm?" + urlencode({"email": email}), status_code=303)
+            if exc.kind == "PasswordResetRequiredException":  # reset by an admin: the code is in the outbox
+                return RedirectResponse("/reset-password?" + urlencode({"email": email}), status_code=303)
             # One message for unknown users and wrong passwords: the page must not reveal who has an account.
             generic = "Incorrect username or password."
             message = exc.message if "attempts exceeded" in exc.message else generic
