@@ -5,6 +5,9 @@ under a temp dir), logs the seeded demo user in once, then drives the cognito-id
 with keep-alive HTTP clients in threads for a fixed time and prints the figures:
 
   * REFRESH_TOKEN_AUTH: the token path (no password check): one access + one id token per call, RS256.
+  * USER_SRP_AUTH: a whole SRP sign-in, InitiateAuth then RespondToAuthChallenge(PASSWORD_VERIFIER), up to
+    the MFA challenge. The client's half of the SRP math (pycognito's, three 3072-bit exponentiations) runs
+    in this process on the same machine, so the figure is end to end, client CPU included.
   * USER_PASSWORD_AUTH: the password path, which returns the MFA challenge (Argon2 verify dominates).
   * /oauth2/token client_credentials: one access token per call for the confidential client.
 
@@ -28,6 +31,7 @@ from pathlib import Path
 
 import httpx
 import pyotp
+from pycognito.aws_srp import AWSSRP
 
 POOL = "us-east-1_LocalPool"
 CLIENT = "city-tasks-web"
@@ -74,6 +78,42 @@ def login(url: str) -> str:
             },
         ).json()
         return done["AuthenticationResult"]["RefreshToken"]
+
+
+def srp_sign_in(client: httpx.Client) -> httpx.Response:
+    """One SRP sign-in as amazon-cognito-identity-js does it; 200 when the proof was accepted."""
+    # A dummy boto3 client: only pycognito's math is used here, the HTTP goes through `client`.
+    helper = AWSSRP(username=DEMO[0], password=DEMO[1], pool_id=POOL, client_id=CLIENT, client=object())
+    params = helper.get_auth_params()
+    started = call(
+        client, "InitiateAuth", {"ClientId": CLIENT, "AuthFlow": "USER_SRP_AUTH", "AuthParameters": params}
+    )
+    if started.status_code != 200:
+        return started
+    proof = helper.process_challenge(started.json()["ChallengeParameters"], params)
+    answered = call(
+        client,
+        "RespondToAuthChallenge",
+        {"ClientId": CLIENT, "ChallengeName": "PASSWORD_VERIFIER", "ChallengeResponses": proof},
+    )
+    if answered.status_code == 200 and answered.json().get("ChallengeName") != "SOFTWARE_TOKEN_MFA":
+        raise RuntimeError(f"unexpected answer to the SRP proof: {answered.text}")
+    return answered
+
+
+def server_srp_cost_ms(rounds: int = 20) -> float:
+    """The IdP's own SRP math per sign-in (B, then the session key and proof), in this process, one core."""
+    from idp import srp
+
+    verifier = srp.make_verifier("LocalPool", "bench", DEMO[1])
+    v = int(verifier.verifier, 16)
+    client_public = pow(srp.G, 2**255 + 12345, srp.N)
+    started = time.perf_counter()
+    for _ in range(rounds):
+        ephemeral = srp.server_ephemeral(v)
+        key = srp.session_key(client_public, ephemeral, v)
+        srp.claim_signature(key, "LocalPool", "bench", "AAAA", "Tue Dec 3 18:41:10 UTC 2024")
+    return 1000 * (time.perf_counter() - started) / rounds
 
 
 def drive(url: str, seconds: float, threads: int, request: Callable[[httpx.Client], httpx.Response]) -> dict:
@@ -159,6 +199,9 @@ def main() -> int:
                         },
                     ),
                 ),
+                "USER_SRP_AUTH sign-in (2 calls, SRP proof -> MFA challenge)": drive(
+                    url, args.seconds, args.threads, srp_sign_in
+                ),
                 "InitiateAuth USER_PASSWORD_AUTH (Argon2 verify -> MFA challenge)": drive(
                     url,
                     args.seconds,
@@ -193,6 +236,7 @@ def main() -> int:
     load = os.getloadavg()[0]
     print(f"one IdP process, {args.threads} client threads, {args.seconds:.0f} s per path, ", end="")
     print(f"{os.cpu_count()} CPUs, load average {load:.1f}")
+    print(f"the IdP's SRP math per sign-in, measured alone: {server_srp_cost_ms():.1f} ms of one core")
     for name, r in results.items():
         print(
             f"{name:68s} {r['per_second']:7.1f}/s  p50 {r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:6.1f} ms  "

@@ -19,15 +19,16 @@ def npm() -> str:
     return path
 
 
-def ensure_node_modules() -> None:
-    """`npm ci` only when node_modules is missing or older than package-lock.json."""
-    marker = FRONTEND / "node_modules" / ".package-lock.json"
-    lock = FRONTEND / "package-lock.json"
+def ensure_node_modules(directory: Path = FRONTEND) -> None:
+    """`npm ci` in `directory` (the frontend unless told) only when node_modules is missing or older than
+    package-lock.json."""
+    marker = directory / "node_modules" / ".package-lock.json"
+    lock = directory / "package-lock.json"
     if marker.exists() and marker.stat().st_mtime >= lock.stat().st_mtime:
         return
     subprocess.run(
         [npm(), "ci", "--no-audit", "--no-fund"],
-        cwd=FRONTEND,
+        cwd=directory,
         check=True,
         timeout=NPM_TIMEOUT_SECONDS,
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -13,25 +11,16 @@ from pathlib import Path
 
 import boto3
 import httpx
+import pyotp
 import uvicorn
+from botocore.config import Config
 from idp.app import build_pool, create_app
 from idp.pool import UserPool
 from idp.settings import Settings
 
-CODE_RE = re.compile(r"confirmation code for (\S+) is (\d{6})")
-
-
-class CodeInbox(logging.Handler):
-    """Collects the confirmation codes the IdP writes to its log (its stand-in for e-mail)."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.INFO)
-        self.codes: dict[str, str] = {}
-
-    def emit(self, record: logging.LogRecord) -> None:
-        match = CODE_RE.search(record.getMessage())
-        if match:
-            self.codes[match.group(1)] = match.group(2)
+CLIENT = "city-tasks-web"
+POOL = "us-east-1_LocalPool"
+PASSWORD = "Str0ng-Passw0rd!"
 
 
 @dataclass
@@ -39,21 +28,33 @@ class RunningIdp:
     url: str
     pool: UserPool
     settings: Settings
-    inbox: CodeInbox
     server: uvicorn.Server
     thread: threading.Thread = field(repr=False)
 
-    def cognito(self):  # type: ignore[no-untyped-def]
+    def cognito(self, retries: bool = True):  # type: ignore[no-untyped-def]
+        """boto3's client; `retries=False` for checks of LimitExceededException, which botocore retries."""
         return boto3.client(
             "cognito-idp",
             endpoint_url=self.url,
             region_name="us-east-1",
             aws_access_key_id="x",
             aws_secret_access_key="x",
+            config=None if retries else Config(retries={"total_max_attempts": 1, "mode": "standard"}),
         )
 
+    def outbox(self, email: str, kind: str | None = None) -> list[dict[str, str]]:
+        """The local outbox over HTTP (GET /_local/outbox), newest first; optionally one kind only."""
+        response = httpx.get(f"{self.url}/_local/outbox", params={"to": email}, timeout=10)
+        response.raise_for_status()
+        return [m for m in response.json() if kind is None or m["kind"] == kind]
+
+    def latest_code(self, email: str, kind: str) -> str:
+        messages = self.outbox(email, kind)
+        assert messages, f"no {kind} message to {email} in the outbox"
+        return messages[0]["code"]
+
     def confirmation_code(self, email: str) -> str:
-        return self.inbox.codes[email.lower()]
+        return self.latest_code(email, "signup")
 
 
 def idp_settings(tmp: Path, port: int, **overrides: object) -> Settings:
@@ -71,9 +72,6 @@ def idp_settings(tmp: Path, port: int, **overrides: object) -> Settings:
 
 @contextmanager
 def running_idp(settings: Settings) -> Iterator[RunningIdp]:
-    inbox = CodeInbox()
-    logging.getLogger("idp").addHandler(inbox)
-    logging.getLogger("idp").setLevel(logging.INFO)
     pool = build_pool(settings)
     app = create_app(settings, pool)
     config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning", access_log=False)
@@ -92,9 +90,65 @@ def running_idp(settings: Settings) -> Iterator[RunningIdp]:
             raise RuntimeError("the IdP did not start within 20 s")
         time.sleep(0.05)
     try:
-        yield RunningIdp(url, pool, settings, inbox, server, thread)
+        yield RunningIdp(url, pool, settings, server, thread)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        logging.getLogger("idp").removeHandler(inbox)
-        pool.store.dispose()
+        if pool.registry is not None:
+            pool.registry.dispose()
+        else:
+            pool.store.dispose()
+
+
+def sign_up_and_confirm(idp: RunningIdp, email: str, name: str = "Ann Example") -> str:
+    cognito = idp.cognito()
+    out = cognito.sign_up(
+        ClientId=CLIENT,
+        Username=email,
+        Password=PASSWORD,
+        UserAttributes=[{"Name": "email", "Value": email}, {"Name": "name", "Value": name}],
+    )
+    assert out["UserConfirmed"] is False
+    assert out["CodeDeliveryDetails"]["DeliveryMedium"] == "EMAIL"
+    cognito.confirm_sign_up(ClientId=CLIENT, Username=email, ConfirmationCode=idp.confirmation_code(email))
+    return out["UserSub"]
+
+
+def setup_mfa(idp: RunningIdp, email: str) -> tuple[str, dict]:
+    """First login: MFA_SETUP, associate, verify, respond; returns (secret, AuthenticationResult)."""
+    cognito = idp.cognito()
+    first = cognito.initiate_auth(
+        ClientId=CLIENT,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD},
+    )
+    assert first["ChallengeName"] == "MFA_SETUP"
+    assoc = cognito.associate_software_token(Session=first["Session"])
+    secret = assoc["SecretCode"]
+    verified = cognito.verify_software_token(
+        Session=assoc["Session"], UserCode=pyotp.TOTP(secret).at(time.time()), FriendlyDeviceName="phone"
+    )
+    assert verified["Status"] == "SUCCESS"
+    done = cognito.respond_to_auth_challenge(
+        ClientId=CLIENT,
+        ChallengeName="MFA_SETUP",
+        Session=verified["Session"],
+        ChallengeResponses={"USERNAME": email},
+    )
+    return secret, done["AuthenticationResult"]
+
+
+def mfa_login(idp: RunningIdp, email: str, code: str) -> dict:
+    cognito = idp.cognito()
+    challenge = cognito.initiate_auth(
+        ClientId=CLIENT,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD},
+    )
+    assert challenge["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
+    return cognito.respond_to_auth_challenge(
+        ClientId=CLIENT,
+        ChallengeName="SOFTWARE_TOKEN_MFA",
+        Session=challenge["Session"],
+        ChallengeResponses={"USERNAME": email, "SOFTWARE_TOKEN_MFA_CODE": code},
+    )

@@ -14,11 +14,15 @@ from botocore.exceptions import ClientError
 from idp.store import SessionRecord
 from sqlalchemy import update
 
-from tests.idp.support import RunningIdp
-
-CLIENT = "city-tasks-web"
-POOL = "us-east-1_LocalPool"
-PASSWORD = "Str0ng-Passw0rd!"
+from tests.idp.support import (
+    CLIENT,
+    PASSWORD,
+    POOL,
+    RunningIdp,
+    mfa_login,
+    setup_mfa,
+    sign_up_and_confirm,
+)
 
 
 def _email() -> str:
@@ -27,60 +31,6 @@ def _email() -> str:
 
 def _error(exc: pytest.ExceptionInfo[ClientError]) -> str:
     return exc.value.response["Error"]["Code"]
-
-
-def sign_up_and_confirm(idp: RunningIdp, email: str, name: str = "Ann Example") -> str:
-    cognito = idp.cognito()
-    out = cognito.sign_up(
-        ClientId=CLIENT,
-        Username=email,
-        Password=PASSWORD,
-        UserAttributes=[{"Name": "email", "Value": email}, {"Name": "name", "Value": name}],
-    )
-    assert out["UserConfirmed"] is False
-    assert out["CodeDeliveryDetails"]["DeliveryMedium"] == "EMAIL"
-    cognito.confirm_sign_up(ClientId=CLIENT, Username=email, ConfirmationCode=idp.confirmation_code(email))
-    return out["UserSub"]
-
-
-def setup_mfa(idp: RunningIdp, email: str) -> tuple[str, dict]:
-    """First login: MFA_SETUP, associate, verify, respond; returns (secret, AuthenticationResult)."""
-    cognito = idp.cognito()
-    first = cognito.initiate_auth(
-        ClientId=CLIENT,
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD},
-    )
-    assert first["ChallengeName"] == "MFA_SETUP"
-    assoc = cognito.associate_software_token(Session=first["Session"])
-    secret = assoc["SecretCode"]
-    verified = cognito.verify_software_token(
-        Session=assoc["Session"], UserCode=pyotp.TOTP(secret).at(time.time()), FriendlyDeviceName="phone"
-    )
-    assert verified["Status"] == "SUCCESS"
-    done = cognito.respond_to_auth_challenge(
-        ClientId=CLIENT,
-        ChallengeName="MFA_SETUP",
-        Session=verified["Session"],
-        ChallengeResponses={"USERNAME": email},
-    )
-    return secret, done["AuthenticationResult"]
-
-
-def mfa_login(idp: RunningIdp, email: str, code: str) -> dict:
-    cognito = idp.cognito()
-    challenge = cognito.initiate_auth(
-        ClientId=CLIENT,
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD},
-    )
-    assert challenge["ChallengeName"] == "SOFTWARE_TOKEN_MFA"
-    return cognito.respond_to_auth_challenge(
-        ClientId=CLIENT,
-        ChallengeName="SOFTWARE_TOKEN_MFA",
-        Session=challenge["Session"],
-        ChallengeResponses={"USERNAME": email, "SOFTWARE_TOKEN_MFA_CODE": code},
-    )
 
 
 def test_full_flow_sign_up_to_global_sign_out(idp: RunningIdp) -> None:

@@ -57,18 +57,24 @@ def test_discovery_issuer_equals_token_issuer_and_rotation_keeps_old_keys(fresh_
 
     before = _tokens(idp)
     old_kid = jwt.get_unverified_header(before["AccessToken"])["kid"]
+    old_id_kid = jwt.get_unverified_header(before["IdToken"])["kid"]
+    # As in Cognito: two keys in the JWKS, access and ID tokens signed with different ones.
+    first_jwks = {k["kid"] for k in httpx.get(discovery["jwks_uri"]).json()["keys"]}
+    assert first_jwks == {old_kid, old_id_kid}
+    assert old_kid != old_id_kid
     claims = jwt.decode(before["IdToken"], options={"verify_signature": False})
     assert claims["iss"] == discovery["issuer"]
 
-    new_kid = keys.rotate(idp.pool.store)
+    new_kid, new_id_kid = keys.rotate(idp.pool.store)
     published = {k["kid"] for k in httpx.get(discovery["jwks_uri"]).json()["keys"]}
-    assert published == {old_kid, new_kid}
+    assert published == {old_kid, old_id_kid, new_kid, new_id_kid}
     refreshed = idp.cognito().initiate_auth(
         ClientId="city-tasks-web",
         AuthFlow="REFRESH_TOKEN_AUTH",
         AuthParameters={"REFRESH_TOKEN": before["RefreshToken"]},
     )["AuthenticationResult"]
     assert jwt.get_unverified_header(refreshed["AccessToken"])["kid"] == new_kid
+    assert jwt.get_unverified_header(refreshed["IdToken"])["kid"] == new_id_kid
     # Tokens signed with the old key still verify against the published set.
     jwks = jwt.PyJWKClient(discovery["jwks_uri"])
     jwt.decode(
@@ -80,10 +86,14 @@ def test_discovery_issuer_equals_token_issuer_and_rotation_keeps_old_keys(fresh_
     assert idp.cognito().get_user(AccessToken=before["AccessToken"])["Username"] == claims["sub"]
 
     assert keys.remove(idp.pool.store, old_kid)
-    assert {k["kid"] for k in httpx.get(discovery["jwks_uri"]).json()["keys"]} == {new_kid}
+    assert {k["kid"] for k in httpx.get(discovery["jwks_uri"]).json()["keys"]} == {
+        old_id_kid,
+        new_kid,
+        new_id_kid,
+    }
     with pytest.raises(idp.cognito().exceptions.NotAuthorizedException):
         idp.cognito().get_user(AccessToken=before["AccessToken"])
-    with pytest.raises(ValueError, match="only signing key"):
+    with pytest.raises(ValueError, match="only access signing key"):
         keys.remove(idp.pool.store, new_kid)
 
 
@@ -111,7 +121,9 @@ def test_cli_commands(
     assert cli.main(["rotate-keys"]) == 0
     capsys.readouterr()
     assert cli.main(["list-keys"]) == 0
-    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+    listed = capsys.readouterr().out.strip().splitlines()
+    assert len(listed) == 4
+    assert sorted(line.split()[1] for line in listed) == ["access", "access", "id", "id"]
     assert cli.main(["remove-key", first]) == 0
     assert cli.main(["remove-key", "nope"]) == 2
 

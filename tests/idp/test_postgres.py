@@ -12,9 +12,18 @@ import pyotp
 import pytest
 from botocore.exceptions import ClientError
 from idp.store import User
+from sqlalchemy import select
 
-from tests.idp.support import RunningIdp, idp_settings, running_idp
-from tests.idp.test_cognito_api import CLIENT, PASSWORD, mfa_login, setup_mfa, sign_up_and_confirm
+from tests.idp.support import (
+    CLIENT,
+    PASSWORD,
+    RunningIdp,
+    idp_settings,
+    mfa_login,
+    running_idp,
+    setup_mfa,
+    sign_up_and_confirm,
+)
 from tests.support.net import free_port
 
 
@@ -90,3 +99,26 @@ def check_code_waits_for_a_concurrent_acceptance(idp: RunningIdp) -> None:
         racer.join(timeout=3)  # with the lock it is still waiting here; without it, it would have finished
     racer.join(timeout=30)
     assert outcome == ["ExpiredCodeException"]
+
+
+def test_a_created_pool_gets_its_own_schema_on_postgres(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("IDP_DATABASE_URL", raising=False)
+    settings = idp_settings(tmp_path, free_port(), IDP_DATABASE_URL=postgres_url)
+    with running_idp(settings) as idp:
+        cognito = idp.cognito()
+        pool_id = cognito.create_user_pool(PoolName=f"pg-{uuid.uuid4().hex[:6]}")["UserPool"]["Id"]
+        email = "demo@example.com"  # also the main pool's demo user: the pools do not share tables
+        cognito.admin_create_user(
+            UserPoolId=pool_id,
+            Username=email,
+            UserAttributes=[{"Name": "email", "Value": email}, {"Name": "name", "Value": "Pg"}],
+            MessageAction="SUPPRESS",
+        )
+        created = idp.pool.registry.get(pool_id)  # type: ignore[union-attr]
+        assert created.store.engine.dialect.name == "postgresql"
+        with created.store.read() as db:
+            assert db.scalar(select(User.name).where(User.email == email)) == "Pg"
+        with idp.pool.store.read() as db:
+            assert db.scalar(select(User.name).where(User.email == email)) == "Demo User"

@@ -12,9 +12,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from idp import cognito_api, discovery, hosted_ui, oauth
+from idp import cognito_api, discovery, hosted_ui, local, oauth
 from idp.local_client import LocalCognitoClient
 from idp.pool import UserPool
+from idp.pools import Pools
 from idp.seed import apply_seed, read_seed
 from idp.settings import Settings
 from idp.store import Client, Store
@@ -25,8 +26,10 @@ log = logging.getLogger("idp")
 def build_pool(settings: Settings) -> UserPool:
     seed = read_seed(settings.seed_file)
     store = Store(settings.database_url)
-    pool = UserPool(settings, store, seed.pool_id)
-    apply_seed(store, seed, pool.passwords.hash, pool.clock())
+    pool = UserPool(
+        settings, store, seed.pool_id, mfa_configuration=seed.mfa_configuration, name=seed.pool_name
+    )
+    apply_seed(store, seed, pool, pool.clock())
     for user in seed.data.get("users") or []:
         if (user or {}).get("totp_secret"):
             # The seed file is public on purpose: `docker compose up` users read the demo login here.
@@ -39,7 +42,10 @@ def build_pool(settings: Settings) -> UserPool:
                 user["email"],
             )
     pool.keys.ensure_key()
-    pool.local_client = LocalCognitoClient(lambda op, params: cognito_api.dispatch(pool, op, params))
+    # Set before the registry opens the other pools: they share the main pool's trigger client.
+    pool.local_client = LocalCognitoClient(lambda op, params: cognito_api.dispatch(registry, op, params))
+    registry = Pools(settings, pool)
+    pool.registry = registry
     return pool
 
 
@@ -67,8 +73,10 @@ def _problem(status: int, title: str, detail: Any) -> JSONResponse:
 def create_app(settings: Settings | None = None, pool: UserPool | None = None) -> FastAPI:
     settings = settings or Settings()
     pool = pool or build_pool(settings)
+    pools = pool.registry or Pools(settings, pool)
     app = FastAPI(title="city-tasks local IdP", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.pool = pool
+    app.state.pools = pools
 
     @app.exception_handler(HTTPException)
     async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
@@ -92,8 +100,9 @@ def create_app(settings: Settings | None = None, pool: UserPool | None = None) -
         allow_headers=["Authorization", "Content-Type", "Accept", "X-Amz-Target", "X-Amz-User-Agent"],
         max_age=600,
     )
-    app.include_router(discovery.router(pool))
-    app.include_router(cognito_api.router(pool))
+    app.include_router(discovery.router(pools))
+    app.include_router(cognito_api.router(pools))
     app.include_router(oauth.router(pool))
     app.include_router(hosted_ui.router(pool))
+    app.include_router(local.router(pool))
     return app

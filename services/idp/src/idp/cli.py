@@ -1,4 +1,4 @@
-"""The `idp` console script: serve, rotate-keys, remove-key, list-keys, add-user, totp."""
+"""The `idp` console script: serve, rotate-keys, remove-key, list-keys, add-user, totp, outbox."""
 
 from __future__ import annotations
 
@@ -30,8 +30,11 @@ def _rotate(settings: Settings, _: argparse.Namespace) -> int:
     from idp import keys
     from idp.store import Store
 
-    kid = keys.rotate(Store(settings.database_url))
-    print(f"new signing key {kid}; older keys stay in the JWKS until `idp remove-key KID`")
+    access, id_key = keys.rotate(Store(settings.database_url))
+    print(
+        f"new signing keys {access} (access tokens) and {id_key} (ID tokens); "
+        "older keys stay in the JWKS until `idp remove-key KID`"
+    )
     return 0
 
 
@@ -39,8 +42,8 @@ def _list_keys(settings: Settings, _: argparse.Namespace) -> int:
     from idp import keys
     from idp.store import Store
 
-    for kid, created in keys.list_keys(Store(settings.database_url)):
-        print(f"{kid}  created {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(created))}")
+    for kid, created, purpose in keys.list_keys(Store(settings.database_url)):
+        print(f"{kid}  {purpose:<6}  created {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(created))}")
     return 0
 
 
@@ -66,7 +69,7 @@ def _add_user(settings: Settings, args: argparse.Namespace) -> int:
 
     pool = build_pool(settings)
     try:
-        result = pool.admin_create_user(
+        result = pool.admin.create_user(
             pool.pool_id,
             args.email,
             [
@@ -77,9 +80,9 @@ def _add_user(settings: Settings, args: argparse.Namespace) -> int:
             args.password,
             "SUPPRESS",
         )
-        pool.admin_set_user_password(pool.pool_id, args.email, args.password, True)
+        pool.admin.set_user_password(pool.pool_id, args.email, args.password, True)
         for group in args.group or ["Users"]:
-            pool.admin_add_user_to_group(pool.pool_id, args.email, group)
+            pool.admin.add_user_to_group(pool.pool_id, args.email, group)
     except CognitoError as exc:
         print(f"idp: {exc.kind}: {exc.message}", file=sys.stderr)
         return 2
@@ -108,6 +111,17 @@ def _totp(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _outbox(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from idp.outbox import Outbox
+    from idp.store import Store
+
+    for message in Outbox(Store(settings.database_url), time.time).messages(args.to):
+        print(json.dumps(message))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="idp", description="Local Cognito-compatible identity provider.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -123,6 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     add.add_argument("--group", action="append", help="group to join (default Users); repeatable")
     totp = sub.add_parser("totp", help="print the current TOTP code of a user (local development only)")
     totp.add_argument("username")
+    outbox = sub.add_parser(
+        "outbox", help="what the IdP 'sent' (codes, temporary passwords), newest first, one JSON line each"
+    )
+    outbox.add_argument("--to", metavar="EMAIL", help="only the messages to this address")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     commands = {
@@ -132,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "remove-key": _remove_key,
         "add-user": _add_user,
         "totp": _totp,
+        "outbox": _outbox,
     }
     from idp.seed import SeedError
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
 
 from idp.pool import UserPool
+from idp.pools import Pools
 
 
 def openid_configuration(pool: UserPool) -> dict[str, Any]:
@@ -44,21 +45,22 @@ def openid_configuration(pool: UserPool) -> dict[str, Any]:
     }
 
 
-def router(pool: UserPool) -> APIRouter:
+def router(pools: Pools) -> APIRouter:
     api = APIRouter()
 
-    def _check(pool_id: str) -> None:
-        if pool_id != pool.pool_id:
+    def _pool(pool_id: str) -> UserPool:
+        pool = pools.find(pool_id)
+        if pool is None:
             raise HTTPException(404, f"unknown user pool {pool_id}")
+        return pool
 
     @api.get("/{pool_id}/.well-known/openid-configuration")
     def discovery(pool_id: str) -> JSONResponse:
-        _check(pool_id)
-        return JSONResponse(openid_configuration(pool))
+        return JSONResponse(openid_configuration(_pool(pool_id)))
 
     @api.get("/{pool_id}/.well-known/jwks.json")
     def jwks(pool_id: str) -> JSONResponse:
-        _check(pool_id)
-        return JSONResponse(pool.keys.jwks(), headers={"Cache-Control": "public, max-age=300"})
+        keys = _pool(pool_id).keys.jwks()
+        return JSONResponse(keys, headers={"Cache-Control": "public, max-age=300"})
 
     return api

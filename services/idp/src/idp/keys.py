@@ -1,7 +1,8 @@
 """RS256 signing keys: generated on first start, persisted, rotated by `idp rotate-keys`.
 
-The newest key signs; every stored key stays in the JWKS until it is removed, so tokens signed before a
-rotation keep verifying.
+As in Cognito, the JWKS holds (at least) two keys: access tokens are signed with one and ID tokens with the
+other. For each purpose the newest key signs; every stored key stays in the JWKS until it is removed, so
+tokens signed before a rotation keep verifying.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from sqlalchemy import select
 
 from idp.store import SigningKey, Store
 
+PURPOSES = ("access", "id")
+
 
 @dataclass(frozen=True)
 class LoadedKey:
     kid: str
     private_key: rsa.RSAPrivateKey
     public_jwk: dict[str, Any]
+    purpose: str
 
 
 def _thumbprint(public_key: rsa.RSAPublicKey) -> str:
@@ -42,7 +46,7 @@ def _load(row: SigningKey) -> LoadedKey:
     assert isinstance(private_key, rsa.RSAPrivateKey)
     jwk = json.loads(RSAAlgorithm.to_jwk(private_key.public_key()))
     jwk.update({"kid": row.kid, "alg": "RS256", "use": "sig"})
-    return LoadedKey(row.kid, private_key, jwk)
+    return LoadedKey(row.kid, private_key, jwk, row.purpose or "access")
 
 
 class KeyRing:
@@ -67,35 +71,41 @@ class KeyRing:
             return self._keys
 
     def ensure_key(self) -> None:
+        """Creates a key for each purpose that has none (a fresh database, or one from before the split)."""
         with self._store.begin() as db:
-            if db.scalar(select(SigningKey.kid).limit(1)) is None:
-                db.add(new_key_row())
+            have = {purpose or "access" for purpose in db.scalars(select(SigningKey.purpose))}
+            for purpose in PURPOSES:
+                if purpose not in have:
+                    db.add(new_key_row(purpose))
         self._loaded_at = 0.0
 
-    def signing_key(self) -> LoadedKey:
-        keys = self._current()
-        if not keys:
-            raise RuntimeError("no signing key: the IdP creates one on start")
-        return keys[0]
+    def signing_key(self, purpose: str = "access") -> LoadedKey:
+        for key in self._current():
+            if key.purpose == purpose:
+                return key
+        raise RuntimeError(f"no {purpose} signing key: the IdP creates one on start")
 
     def jwks(self) -> dict[str, Any]:
         return {"keys": [k.public_jwk for k in self._current()]}
 
 
-def new_key_row() -> SigningKey:
+def new_key_row(purpose: str) -> SigningKey:
     private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
     # created_at with sub-second precision orders two rotations in the same second correctly.
-    return SigningKey(kid=_thumbprint(private_key.public_key()), private_pem=pem, created_at=time.time())
+    return SigningKey(
+        kid=_thumbprint(private_key.public_key()), private_pem=pem, created_at=time.time(), purpose=purpose
+    )
 
 
-def rotate(store: Store) -> str:
-    row = new_key_row()
+def rotate(store: Store) -> list[str]:
+    """A new key for each purpose; returns their kids (access first)."""
+    rows = [new_key_row(purpose) for purpose in PURPOSES]
     with store.begin() as db:
-        db.add(row)
-    return row.kid
+        db.add_all(rows)
+    return [row.kid for row in rows]
 
 
 def remove(store: Store, kid: str) -> bool:
@@ -104,12 +114,16 @@ def remove(store: Store, kid: str) -> bool:
         target = next((r for r in rows if r.kid == kid), None)
         if target is None:
             return False
-        if len(rows) == 1:
-            raise ValueError("refusing to remove the only signing key; run `idp rotate-keys` first")
+        purpose = target.purpose or "access"
+        if sum(1 for r in rows if (r.purpose or "access") == purpose) == 1:
+            raise ValueError(
+                f"refusing to remove the only {purpose} signing key; run `idp rotate-keys` first"
+            )
         db.delete(target)
         return True
 
 
-def list_keys(store: Store) -> list[tuple[str, float]]:
+def list_keys(store: Store) -> list[tuple[str, float, str]]:
     with store.begin() as db:
-        return [(r.kid, r.created_at) for r in db.scalars(select(SigningKey).order_by(SigningKey.created_at))]
+        rows = db.scalars(select(SigningKey).order_by(SigningKey.created_at))
+        return [(r.kid, r.created_at, r.purpose or "access") for r in rows]

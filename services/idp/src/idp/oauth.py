@@ -1,7 +1,8 @@
 """OAuth 2.0 endpoints of the hosted-UI domain: /oauth2/authorize, /oauth2/token, /oauth2/userInfo, /logout.
 
 Request parsing and PKCE come from Authlib's pieces (`extract_basic_authorization`, `scope_to_list`,
-`add_params_to_uri`, `create_s256_code_challenge`); the grants themselves live in `pool.py`.
+`add_params_to_uri`, `create_s256_code_challenge`, the typed errors); the grants themselves live in
+`grants.py`, one class per grant.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 from typing import Any
 
 from authlib.common.urls import add_params_to_uri
+from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc6749.util import extract_basic_authorization, scope_to_list
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -19,7 +21,7 @@ from sqlalchemy import update
 
 from idp.errors import CognitoError
 from idp.hosted_ui.pages import FLOW_COOKIE, SESSION_COOKIE, error_page, new_flow, set_cookie
-from idp.pool import OAuthFailure, UserPool
+from idp.pool import UserPool
 from idp.store import Client, RefreshToken
 
 log = logging.getLogger("idp.oauth")
@@ -88,7 +90,7 @@ def validate_authorize(pool: UserPool, q: dict[str, str]) -> tuple[Client, dict[
 def redirect_with_code(
     pool: UserPool, flow: dict[str, Any], sub: str, auth_time: int, db: Any = None
 ) -> RedirectResponse:
-    code = pool.new_code(
+    code = pool.grants.authorization_code.issue_code(
         flow["client_id"],
         sub,
         flow["redirect_uri"],
@@ -150,30 +152,11 @@ def router(pool: UserPool) -> APIRouter:
         client = await run_in_threadpool(_authenticate_client, pool, request, form)
         if isinstance(client, JSONResponse):
             return client
-        grant = form.get("grant_type")
         try:
-            if grant == "authorization_code":
-                if "code" not in client.oauth_flows:
-                    raise OAuthFailure("unauthorized_client", "the code grant is not enabled for this client")
-                body = await run_in_threadpool(
-                    pool.exchange_code,
-                    client,
-                    form.get("code"),
-                    form.get("redirect_uri"),
-                    form.get("code_verifier"),
-                )
-            elif grant == "refresh_token":
-                body = await run_in_threadpool(pool.refresh_grant, client, form.get("refresh_token"))
-            elif grant == "client_credentials":
-                body = await run_in_threadpool(pool.client_credentials, client, form.get("scope"))
-            else:
-                raise OAuthFailure(
-                    "unsupported_grant_type",
-                    "grant_type must be authorization_code, refresh_token or client_credentials",
-                )
-        except OAuthFailure as exc:
+            body = await run_in_threadpool(pool.grants.token_response, client, form)
+        except OAuth2Error as exc:
             log.info("token request refused: %s", exc.error)
-            return _oauth_error(exc.error, exc.description)
+            return _oauth_error(str(exc.error), str(exc.description or exc.error))
         return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
     @api.post("/oauth2/revoke")
@@ -186,7 +169,7 @@ def router(pool: UserPool) -> APIRouter:
         token = form.get("token")
         if not token:
             return _oauth_error("invalid_request", "token is required")
-        await run_in_threadpool(pool.revoke_refresh_token, client.client_id, token)
+        await run_in_threadpool(pool.grants.revoke_refresh_token, client.client_id, token)
         # Unknown tokens are not an error (RFC 7009 section 2.2): the answer must not reveal what exists.
         return Response(status_code=200, headers={"Cache-Control": "no-store"})
 
@@ -204,7 +187,7 @@ def router(pool: UserPool) -> APIRouter:
                 headers={"WWW-Authenticate": 'Bearer error="invalid_request"'},
             )
         try:
-            return JSONResponse(pool.user_info(token.strip()))
+            return JSONResponse(pool.grants.user_info(token.strip()))
         except CognitoError as exc:
             return JSONResponse(
                 {"error": "invalid_token", "error_description": exc.message},

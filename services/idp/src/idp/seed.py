@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyotp
 import yaml
 from sqlalchemy import select
 
-from idp.store import Client, Group, Membership, Store, User
+from idp.store import Client, Group, Membership, SrpVerifier, Store, User
+
+if TYPE_CHECKING:
+    from idp.pool import UserPool
 
 log = logging.getLogger("idp")
 
@@ -27,6 +31,14 @@ class SeedError(ValueError):
 class Seed:
     pool_id: str
     data: dict[str, Any]
+
+    @property
+    def pool_name(self) -> str:
+        return str((self.data.get("pool") or {}).get("name") or self.pool_id)
+
+    @property
+    def mfa_configuration(self) -> str:
+        return str((self.data.get("pool") or {}).get("mfa", "ON"))
 
 
 def read_seed(path: Path) -> Seed:
@@ -43,6 +55,9 @@ def read_seed(path: Path) -> Seed:
         raise SeedError(
             f"{path}: pool.id must look like a Cognito pool id, e.g. us-east-1_LocalPool (got {pool_id!r})"
         )
+    mfa = (data.get("pool") or {}).get("mfa", "ON")
+    if mfa not in ("ON", "OPTIONAL", "OFF"):
+        raise SeedError(f"{path}: pool.mfa must be ON, OPTIONAL or OFF (got {mfa!r})")
     resource_scopes = {
         f"{rs['identifier']}/{scope}"
         for rs in data.get("resource_servers") or []
@@ -58,7 +73,10 @@ def read_seed(path: Path) -> Seed:
     return Seed(pool_id, data)
 
 
-def apply_seed(store: Store, seed: Seed, hash_password: Any, now: float) -> None:
+def apply_seed(store: Store, seed: Seed, pool: UserPool, now: float) -> None:
+    """Upserts groups and clients; creates missing demo users (with the pool's credentials for their
+    password) and gives an existing demo user whose password is still the seed's an SRP verifier if it
+    has none (a database from before SRP support)."""
     data = seed.data
     with store.begin() as db:
         for g in data.get("groups") or []:
@@ -82,21 +100,29 @@ def apply_seed(store: Store, seed: Seed, hash_password: Any, now: float) -> None
     for u in data.get("users") or []:
         email = str(u["email"]).lower()
         with store.begin() as db:
-            if db.scalar(select(User.sub).where(User.email == email)) is not None:
-                continue
+            existing = db.scalar(select(User).where(User.email == email))
+            if existing is not None:
+                needs_verifier = db.get(SrpVerifier, existing.sub) is None
+                sub, stored = existing.sub, existing.password_hash
+        if existing is not None:
+            if needs_verifier and pool.passwords.verify(stored, u["password"]):
+                credentials = pool.credentials(sub, u["password"])
+                with store.begin() as db:
+                    user = db.get(User, sub)
+                    if user is not None:
+                        pool.store_credentials(db, user, credentials)
+            continue
         secret = u.get("totp_secret")
         if secret:
             pyotp.TOTP(secret).now()  # fails loudly on a malformed secret
-        password_hash = hash_password(u["password"])
+        sub = str(uuid.uuid5(uuid.NAMESPACE_URL, f"city-tasks-idp:{seed.pool_id}:{email}"))
+        credentials = pool.credentials(sub, u["password"])
         with store.begin() as db:
-            import uuid
-
             user = User(
-                sub=str(uuid.uuid5(uuid.NAMESPACE_URL, f"city-tasks-idp:{seed.pool_id}:{email}")),
+                sub=sub,
                 email=email,
                 name=u.get("name", ""),
                 email_verified=True,
-                password_hash=password_hash,
                 status="CONFIRMED",
                 enabled=True,
                 totp_secret=secret,
@@ -107,6 +133,8 @@ def apply_seed(store: Store, seed: Seed, hash_password: Any, now: float) -> None
             )
             user.groups = [Membership(sub=user.sub, group=name) for name in u.get("groups") or []]
             db.add(user)
+            db.flush()
+            pool.store_credentials(db, user, credentials)
         if secret:
             log.warning(
                 "seeded demo user %s with a FIXED, PUBLIC TOTP secret and password from the seed file: "

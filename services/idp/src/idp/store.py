@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
@@ -41,6 +42,9 @@ class SigningKey(Base):
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
     private_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[float] = mapped_column(Float)
+    # "access" or "id": as in Cognito, the two kinds of token are signed with different keys. None is a key
+    # from before the split; it signs access tokens.
+    purpose: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class Client(Base):
@@ -82,6 +86,8 @@ class User(Base):
     totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     confirmation_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     confirmation_expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # SetUserMFAPreference with Enabled=false in a pool whose MFA is optional (None: on when set up).
+    mfa_disabled: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[float] = mapped_column(Float)
@@ -94,7 +100,27 @@ class User(Base):
 
     @property
     def mfa_enabled(self) -> bool:
-        return self.totp_secret is not None
+        return self.totp_secret is not None and not self.mfa_disabled
+
+
+class SrpVerifier(Base):
+    """The SRP verifier of a user's current password (kept beside the Argon2id hash; see srp.py)."""
+
+    __tablename__ = "idp_srp_verifiers"
+    sub: Mapped[str] = mapped_column(ForeignKey("idp_users.sub", ondelete="CASCADE"), primary_key=True)
+    salt: Mapped[str] = mapped_column(String(64))
+    verifier: Mapped[str] = mapped_column(Text)
+
+
+class OutboxMessage(Base):
+    """A code or temporary password the IdP "sent": the local stand-in for e-mail (GET /_local/outbox)."""
+
+    __tablename__ = "idp_outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    to: Mapped[str] = mapped_column(String(320), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    code: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[float] = mapped_column(Float)
 
 
 class SessionRecord(Base):
@@ -136,16 +162,45 @@ class RefreshToken(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class PoolRecord(Base):
+    """A user pool made with CreateUserPool (the seed's pool is not listed: it comes from the seed file)."""
+
+    __tablename__ = "idp_user_pools"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    mfa_configuration: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
 class Store:
-    def __init__(self, url: str) -> None:
-        self.engine = make_engine(url)
+    """The tables of one user pool. `schema` (PostgreSQL) keeps a created pool's tables apart from the seed
+    pool's in the same database; on SQLite a created pool gets its own file (see `pool_url`)."""
+
+    def __init__(self, url: str, schema: str | None = None) -> None:
+        self.engine: Engine = make_engine(url)
+        self._base_engine = self.engine
+        if schema is not None:
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            self.engine = self.engine.execution_options(schema_translate_map={None: schema})
         Base.metadata.create_all(self.engine)
+        add_missing_columns(self.engine, schema)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Reads that write nothing skip SQLite's write lock (a deferred BEGIN) so they run side by side.
         self.read_engine = (
             make_engine(url, immediate=False) if self.engine.dialect.name == "sqlite" else self.engine
         )
         self._readers = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @classmethod
+    def for_pool(cls, url: str, pool_id: str) -> Store:
+        """The store of a pool made with CreateUserPool, beside the main one."""
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            database = Path(parsed.database or "idp.sqlite3")
+            own = database.with_name(f"{database.stem}.{pool_id}{database.suffix or '.sqlite3'}")
+            return cls(parsed.set(database=str(own)).render_as_string(hide_password=False))
+        return cls(url, schema=f"idp_{pool_id.lower()}")
 
     @contextmanager
     def begin(self) -> Iterator[Session]:
@@ -160,8 +215,30 @@ class Store:
             yield db
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        self._base_engine.dispose()
         self.read_engine.dispose()
+
+
+def add_missing_columns(engine: Engine, schema: str | None = None) -> None:
+    """Adds nullable columns that newer versions define to tables an older version created.
+
+    create_all makes missing tables but leaves existing ones alone; a developer's `.dev/idp.sqlite3` from
+    before a column was added must keep working without being deleted.
+    """
+    with engine.begin() as conn:
+        existing = inspect(conn)
+        tables = set(existing.get_table_names(schema=schema))
+        prefix = f'"{schema}".' if schema else ""
+        for table in Base.metadata.sorted_tables:
+            if table.name not in tables:
+                continue
+            have = {c["name"] for c in existing.get_columns(table.name, schema=schema)}
+            for column in table.columns:
+                if column.name not in have and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.exec_driver_sql(
+                        f'ALTER TABLE {prefix}{table.name} ADD COLUMN "{column.name}" {kind}'
+                    )
 
 
 def make_engine(url: str, immediate: bool = True) -> Engine:

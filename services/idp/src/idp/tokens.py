@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +47,12 @@ class Subject:
     groups: list[str]
 
 
+def at_hash(access_token: str) -> str:
+    """OIDC's at_hash for RS256: the left half of the SHA-256 of the token, base64url without padding."""
+    half = hashlib.sha256(access_token.encode("ascii")).digest()[:16]
+    return base64.urlsafe_b64encode(half).rstrip(b"=").decode()
+
+
 # Called with (trigger_source, subject, client_id, groups) and returns the trigger's claimsOverrideDetails.
 PreTokenHook = Callable[[str, Subject, str], dict[str, Any]]
 
@@ -56,8 +64,8 @@ class TokenIssuer:
         self.access_seconds = access_seconds
         self.id_seconds = id_seconds
 
-    def _sign(self, claims: dict[str, Any]) -> str:
-        key = self._keys.signing_key()
+    def _sign(self, claims: dict[str, Any], purpose: str = "access") -> str:
+        key = self._keys.signing_key(purpose)
         return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
 
     def user_tokens(
@@ -70,8 +78,10 @@ class TokenIssuer:
         now: int,
         nonce: str | None = None,
         overrides: dict[str, Any] | None = None,
+        with_at_hash: bool = False,
     ) -> tuple[str, str]:
-        """(access_token, id_token) with exactly the claims Cognito puts in them."""
+        """(access_token, id_token) with exactly the claims Cognito puts in them; the ID token carries
+        `at_hash` when it comes from the code flow (OpenID Connect Core 3.1.3.6)."""
         event_id = str(uuid.uuid4())
         overrides = overrides or {}
         groups = subject.groups
@@ -119,6 +129,9 @@ class TokenIssuer:
         )
         if nonce:
             id_claims["nonce"] = nonce
+        access_token = self._sign(access)
+        if with_at_hash:
+            id_claims["at_hash"] = at_hash(access_token)
         # Trigger version 1 semantics: the override applies to the id token.
         for claim, value in (overrides.get("claimsToAddOrOverride") or {}).items():
             if claim not in PROTECTED_CLAIMS and not claim.startswith("cognito:"):
@@ -126,7 +139,7 @@ class TokenIssuer:
         for claim in overrides.get("claimsToSuppress") or []:
             if claim not in PROTECTED_CLAIMS and claim in id_claims and not claim.startswith("cognito:"):
                 del id_claims[claim]
-        return self._sign(access), self._sign(id_claims)
+        return access_token, self._sign(id_claims, "id")
 
     def client_token(self, client_id: str, scope: str, now: int) -> str:
         """The access token of a client_credentials grant: no user, so `sub` is the client id."""

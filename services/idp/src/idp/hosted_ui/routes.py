@@ -1,5 +1,7 @@
 """Form handlers of the hosted UI. Every step reads and advances a server-side flow record; the browser
-only holds its random id in an HttpOnly cookie, and every POST must carry the flow's CSRF token."""
+only holds its random id in an HttpOnly cookie, and every POST must carry the flow's CSRF token. The steps
+themselves (password, new password, MFA setup, TOTP, their throttle and attempt limit) are the sign-in state
+machine's (signin.py), shared with the cognito-idp API."""
 
 from __future__ import annotations
 
@@ -26,7 +28,6 @@ from idp.passwords import check_policy
 from idp.pool import UserPool
 from idp.store import User
 
-MAX_CODE_ATTEMPTS = 5
 NO_FLOW = "No sign-in is in progress, or it expired. Go back to the application and choose Sign in again."
 
 
@@ -78,11 +79,15 @@ class HostedUi:
         return response
 
     def _advance(self, db: Any, flow: Any, user: User) -> Response:
+        """The sign-in state machine's next step (signin.py) as the page that asks for it."""
+        challenge = self.pool.signin.next_challenge(user)
+        if challenge is None:
+            return self._finish(db, flow, user)
         stage = {
             "NEW_PASSWORD_REQUIRED": "new_password",
             "MFA_SETUP": "mfa_setup",
             "SOFTWARE_TOKEN_MFA": "totp",
-        }[self.pool.next_challenge(user)]
+        }[challenge]
         flow.sub = user.sub
         data = {**flow.data, "stage": stage, "attempts": 0}
         if stage == "mfa_setup":
@@ -106,10 +111,12 @@ class HostedUi:
             csrf, client_id = flow.data["csrf"], flow.data["client_id"]
         email = form.get("email", "").strip()
         try:
-            user = self.pool.password_login(email, form.get("password", ""))
+            user = self.pool.signin.password_login(email, form.get("password", ""))
         except CognitoError as exc:
             if exc.kind == "UserNotConfirmedException":
                 return RedirectResponse("/confirm?" + urlencode({"email": email}), status_code=303)
+            if exc.kind == "PasswordResetRequiredException":  # reset by an admin: the code is in the outbox
+                return RedirectResponse("/reset-password?" + urlencode({"email": email}), status_code=303)
             # One message for unknown users and wrong passwords: the page must not reveal who has an account.
             generic = "Incorrect username or password."
             message = exc.message if "attempts exceeded" in exc.message else generic
@@ -137,22 +144,20 @@ class HostedUi:
             flow, problem = self._flow_or_error(db, request, form, "new_password")
             if problem:
                 return problem
-            csrf = flow.data["csrf"]
+            csrf, sub = flow.data["csrf"], flow.sub
         try:
             check_policy(password)
         except CognitoError as exc:
             return render("new_password.html", status=400, csrf=csrf, error=exc.message)
-        password_hash = self.pool.passwords.hash(password)
+        credentials = self.pool.credentials(sub, password)
         with self.pool.store.begin() as db:
             flow, problem = self._flow_or_error(db, request, form, "new_password")
             if problem:
                 return problem
             user = db.get(User, flow.sub)
-            if user is None:
+            if user is None or user.sub != sub:
                 return error_page("Sign-in failed", "The account no longer exists.")
-            user.password_hash = password_hash
-            user.status = "CONFIRMED"
-            user.updated_at = self.pool.clock()
+            self.pool.signin.set_new_password(db, user, credentials)
             return self._advance(db, flow, user)
 
     # ------------------------------------------------------------ MFA setup
@@ -185,11 +190,7 @@ class HostedUi:
             user = db.get(User, flow.sub)
             if user is None or not user.totp_pending_secret:
                 return error_page("Sign-in failed", NO_FLOW)
-            result, step = mfa.check(user.totp_pending_secret, form.get("code", ""), self.pool.clock(), None)
-            if result is mfa.TotpResult.OK:
-                user.totp_secret, user.totp_pending_secret = user.totp_pending_secret, None
-                user.totp_last_step = step
-                user.updated_at = self.pool.clock()
+            if self.pool.signin.activate_pending_token(user, form.get("code", "")):
                 return self._finish(db, flow, user)
         return self.mfa_setup_page(request, "That code did not match. Check the time on your device.", 400)
 
@@ -207,17 +208,14 @@ class HostedUi:
             user = db.get(User, flow.sub, with_for_update=True)
             if user is None:
                 return error_page("Sign-in failed", "The account no longer exists.")
-            error = self.pool.check_totp(db, user, form.get("code", ""))
+            error = self.pool.signin.answer_totp(db, flow, user, form.get("code", ""))
             if error is None:
                 return self._finish(db, flow, user)
-            attempts = int(flow.data.get("attempts", 0)) + 1
             csrf = flow.data["csrf"]
-            if attempts >= MAX_CODE_ATTEMPTS:
-                db.delete(flow)  # start over with the password
+            if flow in db.deleted:  # the sign-in's last allowed miss: start over with the password
                 return error_page(
                     "Too many wrong codes", "Go back to the application and sign in again.", 401
                 )
-            flow.data = {**flow.data, "attempts": attempts}
         message = (
             "That code was already used. Wait for the next one."
             if error.kind == "ExpiredCodeException"
@@ -239,7 +237,7 @@ class HostedUi:
             csrf, client_id = flow.data["csrf"], flow.data["client_id"]
         email, name = form.get("email", "").strip(), form.get("name", "").strip()
         try:
-            self.pool.sign_up(
+            self.pool.accounts.sign_up(
                 client_id,
                 email,
                 form.get("password", ""),
@@ -253,8 +251,83 @@ class HostedUi:
         with self.pool.store.begin() as db:
             flow, problem = self._flow_or_error(db, request, None, None)
             return problem or render(
-                "confirm.html", csrf=flow.data["csrf"], email=request.query_params.get("email", "")
+                "confirm.html",
+                csrf=flow.data["csrf"],
+                email=request.query_params.get("email", ""),
+                notice=request.query_params.get("notice"),
             )
+
+    def resend_confirmation(self, request: Request, form: dict[str, str]) -> Response:
+        """ "Send the code again" on the confirmation page (a sign-up whose code expired is no dead end)."""
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, form, None)
+            if problem:
+                return problem
+            csrf, client_id = flow.data["csrf"], flow.data["client_id"]
+        email = form.get("email", "").strip()
+        try:
+            self.pool.accounts.resend_confirmation_code(client_id, email)
+        except CognitoError as exc:
+            if exc.kind != "UserNotFoundException":  # the page must not reveal who has an account
+                return render("confirm.html", status=400, csrf=csrf, error=exc.message, email=email)
+        return RedirectResponse("/confirm?" + urlencode({"email": email, "notice": "sent"}), status_code=303)
+
+    # ------------------------------------------------------------ forgotten password
+    def forgot_password_page(self, request: Request) -> Response:
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, None, None)
+            return problem or render("forgot_password.html", csrf=flow.data["csrf"])
+
+    def forgot_password(self, request: Request, form: dict[str, str]) -> Response:
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, form, None)
+            if problem:
+                return problem
+            csrf, client_id = flow.data["csrf"], flow.data["client_id"]
+        email = form.get("email", "").strip()
+        try:
+            self.pool.accounts.forgot_password(client_id, email)
+        except CognitoError as exc:
+            # Unknown, unverified or disabled: one answer, so the page does not reveal who has an account.
+            if exc.kind not in (
+                "UserNotFoundException",
+                "InvalidParameterException",
+                "NotAuthorizedException",
+            ):
+                return render("forgot_password.html", status=400, csrf=csrf, error=exc.message, email=email)
+        return RedirectResponse(
+            "/reset-password?" + urlencode({"email": email, "notice": "sent"}), status_code=303
+        )
+
+    def reset_password_page(self, request: Request) -> Response:
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, None, None)
+            return problem or render(
+                "reset_password.html",
+                csrf=flow.data["csrf"],
+                email=request.query_params.get("email", ""),
+                notice=request.query_params.get("notice"),
+            )
+
+    def reset_password(self, request: Request, form: dict[str, str]) -> Response:
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, form, None)
+            if problem:
+                return problem
+            csrf, client_id = flow.data["csrf"], flow.data["client_id"]
+        email = form.get("email", "").strip()
+        try:
+            self.pool.accounts.confirm_forgot_password(
+                client_id, email, form.get("code", ""), form.get("password", "")
+            )
+        except CognitoError as exc:
+            message = (
+                "That code did not match, or it expired. Ask for a new one."
+                if exc.kind in ("UserNotFoundException", "CodeMismatchException", "ExpiredCodeException")
+                else exc.message
+            )
+            return render("reset_password.html", status=400, csrf=csrf, error=message, email=email)
+        return RedirectResponse("/login?notice=reset", status_code=303)
 
     def confirm(self, request: Request, form: dict[str, str]) -> Response:
         with self.pool.store.begin() as db:
@@ -264,7 +337,7 @@ class HostedUi:
             csrf, client_id = flow.data["csrf"], flow.data["client_id"]
         email = form.get("email", "").strip()
         try:
-            self.pool.confirm_sign_up(client_id, email, form.get("code", ""))
+            self.pool.accounts.confirm_sign_up(client_id, email, form.get("code", ""))
         except CognitoError as exc:
             return render("confirm.html", status=400, csrf=csrf, error=exc.message, email=email)
         return RedirectResponse("/login?notice=confirmed", status_code=303)
@@ -294,5 +367,12 @@ def router(pool: UserPool) -> APIRouter:
     page("/mfa", ui.totp_page, ui.totp)
     page("/signup", ui.signup_page, ui.signup)
     page("/confirm", ui.confirm_page, ui.confirm)
+    page("/forgot-password", ui.forgot_password_page, ui.forgot_password)
+    page("/reset-password", ui.reset_password_page, ui.reset_password)
+
+    @api.post("/confirm/resend", name="post /confirm/resend")
+    async def _resend(request: Request) -> Response:
+        form = await _form(request)
+        return await run_in_threadpool(ui.resend_confirmation, request, form)
 
     return api
