@@ -17,7 +17,7 @@ from infra.pipelines.release import Release, ReleaseError, api_image_of
 
 from infra import deploy
 from tests.infra.conftest import synthesize
-from tests.infra.test_deploy import API_URL, IDP_OUTPUTS, NEW_FRONTEND, FakeCdk, StubbedSessions
+from tests.infra.test_deploy import API_ORIGIN, IDP_OUTPUTS, NEW_FRONTEND, FakeCdk, StubbedSessions
 from tests.support.moto import client, moto_server
 
 REGISTRY = "555555555555.dkr.ecr.us-east-1.amazonaws.com"
@@ -63,7 +63,7 @@ def test_a_pipeline_deploy_pins_the_digest_on_every_tasks_deploy_and_uses_no_pro
         tmp_path,
         {
             "CityTasks-Idp-sandbox": IDP_OUTPUTS,
-            "CityTasks-Tasks-sandbox": {"ApiUrl": API_URL},
+            "CityTasks-Tasks-sandbox": API_ORIGIN,
             "CityTasks-Frontend-sandbox": {"FrontendUrl": NEW_FRONTEND},
         },
     )

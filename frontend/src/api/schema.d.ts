@@ -131,7 +131,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Database reachable and migrations at head; 503 otherwise and while draining */
+        /** Database reachable and its schema at or ahead of this code's head; 503 otherwise and while draining */
         get: operations["ready_health_ready_get"];
         put?: never;
         post?: never;
