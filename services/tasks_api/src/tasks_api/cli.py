@@ -95,7 +95,7 @@ class DrainingServer:
             self._timer.cancel()
 
 
-async def _migrate(settings: Settings, revision: str, down: bool) -> None:
+async def _migrate(settings: Settings, revision: str, down: bool) -> bool:
     from tasks_api.db import migrate
     from tasks_api.db.engine import create_engine, transactional
 
@@ -104,8 +104,8 @@ async def _migrate(settings: Settings, revision: str, down: bool) -> None:
     try:
         if down:
             await migrate.downgrade(engine, revision)
-        else:
-            await migrate.upgrade(engine, revision)
+            return True
+        return await migrate.upgrade(engine, revision)
     finally:
         await pool.dispose()
 
@@ -131,11 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         revision = args.revision or ("base" if args.down else "head")
         try:
-            asyncio.run(_migrate(settings, revision, args.down))
+            applied = asyncio.run(_migrate(settings, revision, args.down))
         except OSError as exc:
             print(f"tasks-api: cannot reach the database: {exc}", file=sys.stderr)
             return 1
-        log.info("migrations applied", extra={"revision": revision, "down": args.down})
+        if applied:
+            log.info("migrations applied", extra={"revision": revision, "down": args.down})
         return 0
     from tasks_api.executions import worker  # only the worker command needs it
 

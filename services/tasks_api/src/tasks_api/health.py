@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from tasks_api.db.migrate import is_at_head
+from tasks_api.db.migrate import SchemaState, database_schema_state
 
 log = logging.getLogger("tasks_api.health")
 READY_CHECK_TIMEOUT_SECONDS = 3.0
@@ -19,6 +19,18 @@ READY_CHECK_TIMEOUT_SECONDS = 3.0
 @dataclass
 class Readiness:
     draining: bool = False
+    # The unknown revisions already warned about: the ALB asks every 15 s, the log says it once.
+    warned_ahead: frozenset[str] | None = None
+
+    def warn_once_ahead(self, revisions: frozenset[str]) -> None:
+        if self.warned_ahead == revisions:
+            return
+        self.warned_ahead = revisions
+        log.warning(
+            "readiness: the database is at revision(s) %s, newer than this code knows; serving anyway "
+            "(migrations are expand/contract, so the previous release runs on the newer schema)",
+            ", ".join(sorted(revisions)),
+        )
 
 
 router = APIRouter(tags=["health"])
@@ -31,7 +43,8 @@ async def live() -> dict[str, str]:
 
 @router.get(
     "/health/ready",
-    summary="Database reachable and migrations at head; 503 otherwise and while draining",
+    summary="Database reachable and its schema at or ahead of this code's head; 503 otherwise and while "
+    "draining",
     responses={503: {"description": "Not ready"}},
 )
 async def ready(request: Request) -> JSONResponse:
@@ -42,12 +55,14 @@ async def ready(request: Request) -> JSONResponse:
         async with asyncio.timeout(READY_CHECK_TIMEOUT_SECONDS):
             async with request.app.state.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-                at_head = await is_at_head(conn)
+                schema, revisions = await database_schema_state(conn)
     except Exception as exc:  # any failure here means "not ready", never a 500
         log.warning("readiness: database check failed: %s", type(exc).__name__)
         return _down("database unreachable")
-    if not at_head:
-        return _down("database schema is not at the latest migration")
+    if not schema.serves:
+        return _down("database schema is behind this code's latest migration")
+    if schema is SchemaState.AHEAD:
+        state.warn_once_ahead(revisions)
     return JSONResponse({"status": "UP", "checks": {"database": "UP", "migrations": "UP"}})
 
 
