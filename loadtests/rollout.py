@@ -41,6 +41,7 @@ from loadtests.auth import client_credentials_token
 from loadtests.builds import CURRENT, make_expand_build
 from loadtests.fleet import Fleet, in_parallel
 from loadtests.localstack import LocalStack, StackConfig, missing_services
+from loadtests.request_log import RequestRecord
 from loadtests.request_log import read as read_request_log
 from loadtests.rollout_accounting import (
     REPORT_KEYS,
@@ -209,7 +210,7 @@ class Run:
     @contextlib.contextmanager
     def phase(self, name: str, **facts: object) -> Iterator[dict[str, object]]:
         start = time.time()
-        print(f"[{dt.datetime.now():%H:%M:%S}] phase {name} ...", flush=True)
+        say(f"phase {name} ...")
         yield facts
         self.phases.append(Phase(name, start, time.time(), **facts))  # type: ignore[arg-type]
 
@@ -236,14 +237,14 @@ class Run:
             time.sleep(s.sigkill_observe_s)
             fleet.launch(new)  # ECS replaces the stopped task to keep the desired count
 
-    def _align_roll_with_a_slot(self) -> None:
-        """Start the roll shortly before a whole minute, so scheduled executions fall due during it even
-        when the roll is short (the bounded form)."""
-        lead = 15.0
-        now = time.time()
-        until_boundary = 60 - now % 60
-        wait = until_boundary - lead if until_boundary > lead else until_boundary + 60 - lead
-        time.sleep(wait)
+    def _align_roll_with_a_slot(self, earliest_s: float = 5.0, latest_s: float = 30.0) -> None:
+        """Start the roll between ``earliest_s`` and ``latest_s`` before a whole minute, so scheduled
+        executions fall due during it even when the roll is short (the bounded form takes about 40 s)."""
+        until_boundary = 60 - time.time() % 60
+        if until_boundary > latest_s:
+            time.sleep(until_boundary - latest_s)
+        elif until_boundary < earliest_s:
+            time.sleep(until_boundary + 60 - latest_s)
 
     def settle_executions(self, url: str, timeout: float) -> None:
         """Wait until every slot due before the end has a finished execution (a claim held by the killed
@@ -260,6 +261,27 @@ class Run:
             if all((task, slot) in finished for task, slot in due):
                 return
             time.sleep(1)
+
+
+def served_by_old_build_after_migration(events: list[dict[str, object]], records: list[RequestRecord]) -> int:
+    """Requests the checkout's build answered (2xx) after the first new replica had migrated the schema
+    (it is healthy only once migrated) and before that old replica was deregistered."""
+    migrated = min(
+        (float(e["t"]) for e in events if e["build"] == "new" and e["event"] == "healthy"), default=None
+    )
+    if migrated is None:
+        return 0
+    windows = [
+        (str(e["slot"]), float(e["t"]))
+        for e in events
+        if e["build"] == CURRENT.name and e["event"] == "deregistered" and float(e["t"]) > migrated
+    ]
+    return sum(
+        1
+        for r in records
+        for slot, until in windows
+        if r.server == slot and migrated < r.t < until and 200 <= r.status < 300
+    )
 
 
 def executions(url: str, task_ids: list[int]) -> list[Execution]:
@@ -279,6 +301,10 @@ def existing_task_ids(url: str) -> set[int]:
         return {int(row[0]) for row in conn.execute("SELECT id FROM tasks").fetchall()}
 
 
+def say(message: str) -> None:
+    print(f"[{dt.datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if missing := missing_services():
@@ -287,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = BOUNDED if args.bounded else FULL
     if args.users:
         settings = Settings(**{**asdict(settings), "users": args.users})
+    say(f"reading the Tasks stack's template ({args.template or 'synth ' + args.env})")
     profile = alb.from_template(tasks_template.load(args.template, args.env))
     if settings.time_factor != 1.0:
         profile = profile.scaled(settings.time_factor)
@@ -308,25 +335,34 @@ def main(argv: list[str] | None = None) -> int:
         api_url, admin = resources.enter_context(run.haproxy())
         fleet = Fleet(admin, profile, SLOTS, workdir, run.replica_environment(stack))
         resources.callback(fleet.stop_all)
+        say("stack up; starting the replicas")
         in_parallel([lambda: fleet.launch(CURRENT) for _ in range(settings.replicas)])
         minutes = 12 if args.bounded else 20
         run.schedule_tasks(api_url, stack, minutes)
+        say("replicas healthy, scheduled tasks created; starting the load")
         with run.load(api_url, stack, request_log):
             run.run_phases(fleet)
+        say("phases done; waiting for the executions due during them")
         run.settle_executions(url, timeout=75)
+        say("accounting")
         replica_logs = sorted(workdir.glob("replica-*.log"))
+        records = read_request_log(request_log)
         results = account(
             run.phases,
-            read_request_log(request_log),
+            records,
             existing_task_ids(url),
             run.scheduled,
             executions(url, [t for t, _ in run.scheduled]),
             effect_counts(replica_logs),
         )
         events = fleet.events
+        old_on_new_schema = served_by_old_build_after_migration(events, records)
     problems = judge(results)
+    if not old_on_new_schema:
+        problems.append("roll: the old build answered no request after the new build migrated")
     report = {
         "phases": [{key: r.as_json()[key] for key in REPORT_KEYS} | r.as_json() for r in results],
+        "old_build_answers_on_new_schema": old_on_new_schema,
         "passed": not problems,
         "problems": problems,
         "alb_profile": asdict(profile),

@@ -4,7 +4,8 @@ recorded (the request log, the database's rows, the replicas' effect log lines),
 
 The SIGKILL bound: a replica killed with SIGKILL loses what it was serving. "In flight on that replica" is
 every request HAProxy sent to it (``X-Served-By``) that started before HAProxy stopped routing to it and
-had not ended when it was killed. The phase passes when each of its failures is one of those, and no 201
+had not ended when it was killed (and, in that window, a request HAProxy dropped without any answer: see
+``in_flight_on``). The phase passes when each of its failures is one of those, and no 201
 and no scheduled execution was lost.
 """
 
@@ -162,7 +163,17 @@ def account(
 def in_flight_on(
     records: Iterable[RequestRecord], slot: str, killed_at: float, deregistered_at: float
 ) -> list[RequestRecord]:
-    return [r for r in records if r.server == slot and r.t <= deregistered_at and r.end >= killed_at]
+    """Requests on the killed replica that started before it left the rotation and had not ended when it
+    died. A request with no HTTP answer at all has no ``X-Served-By``: HAProxy (which stays up) closes the
+    client's connection without a response when the server connection it reused dies under the request,
+    so such a request in that window is counted as the killed replica's."""
+    return [
+        r
+        for r in records
+        if (r.server == slot or (r.server is None and r.status == 0))
+        and r.t <= deregistered_at
+        and r.end >= killed_at
+    ]
 
 
 def _sigkill_bound(result: PhaseResult, phase: Phase, records: list[RequestRecord]) -> None:

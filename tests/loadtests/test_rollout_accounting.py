@@ -88,15 +88,20 @@ def test_sigkill_failures_in_flight_on_the_killed_replica_are_within_the_bound()
         req(24.9, 502, server="task2", dt_s=0.2),  # in flight at the kill
         req(25.005, 502, server="task2"),  # sent before HAProxy stopped routing to it
         req(24.0, 200, server="task2", dt_s=0.5),  # ended before the kill: not in flight
+        req(25.001, 0, server=None, dt_s=0.1),  # HAProxy closed the connection without an answer
         req(26, 200, server="task1"),
     ]
     [result] = account([kill_phase()], records, set(), [], [], Counter())
-    assert (result.failed, result.in_flight_on_killed, result.failures_elsewhere) == (2, 2, 0)
+    assert (result.failed, result.in_flight_on_killed, result.failures_elsewhere) == (3, 3, 0)
     assert judge([result]) == []
 
 
 def test_a_sigkill_failure_on_another_replica_breaks_the_run() -> None:
-    records = [req(24.9, 502, server="task2", dt_s=0.2), req(26, 502, server="task1")]
+    records = [
+        req(24.9, 502, server="task2", dt_s=0.2),
+        req(26, 502, server="task1"),
+        req(30, 0, server=None),  # no answer long after the killed replica left the rotation
+    ]
     [result] = account([kill_phase()], records, set(), [], [], Counter())
     assert result.failures_elsewhere == 1
     assert judge([result]) == [
