@@ -103,9 +103,9 @@ def test_a_sigkill_failure_on_another_replica_breaks_the_run() -> None:
         req(30, 0, server=None),  # no answer long after the killed replica left the rotation
     ]
     [result] = account([kill_phase()], records, set(), [], [], Counter())
-    assert result.failures_elsewhere == 1
+    assert result.failures_elsewhere == 2
     assert judge([result]) == [
-        f"{SIGKILL}: 1 failure(s) beyond the 1 request(s) in flight on the killed replica"
+        f"{SIGKILL}: 2 failure(s) beyond the 1 request(s) in flight on the killed replica"
     ]
 
 
