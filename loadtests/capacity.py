@@ -12,7 +12,8 @@ its tokens, and measured with two workloads:
 - ``list``: ``GET /api/tasks`` only, each user owning 20 tasks.
 
 Closed loop: N keep-alive connections, each sending its next request as soon as the previous answer
-arrived, for N = 1, 2, 4, ... until p99 reaches 100 ms or a request fails. The sustainable throughput is
+arrived, for N = 1, 2, 3, 4, 6, ... until p99 reaches 100 ms or a request fails; each level runs twice and
+keeps its better run (other work on a shared host only slows a run down). The sustainable throughput is
 the highest req/s of a level with p99 < 100 ms and no error. Also recorded: start-to-ready time, RSS at
 rest (ready, one request served) and the peak RSS under load, CPU milliseconds per request.
 
@@ -43,7 +44,9 @@ from tests.support.processes import LoggedProcess
 from tests.support.tokens import DEFAULT_CLIENT_ID, JwksServer, TokenFactory, new_signing_key
 
 P99_LIMIT_MS = 100.0
-LEVELS = (1, 2, 4, 8, 16, 32, 64)
+LEVELS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
+# Each level runs this often and keeps its best run: on a shared host other work only ever slows it down.
+REPEATS = 2
 LIST_TASKS_PER_USER = 20
 EXPECTED = {"list": 200, "get": 200, "create": 201, "update": 200, "delete": 204}
 
@@ -227,8 +230,9 @@ def measure_workload(port: int, tokens: TokenFactory, list_only: bool, seconds: 
         if list_only:
             asyncio.run(seed_lists(port, users))
             cpu_before, requests = cpu_seconds(pid), 0  # seeding is not what is measured
-        level = asyncio.run(drive(port, users, seconds))
-        requests += level.requests
+        runs = [asyncio.run(drive(port, users, seconds)) for _ in range(REPEATS)]
+        level = max(runs, key=lambda lv: (lv.sustainable, lv.rps))
+        requests += sum(run.requests for run in runs)
         levels.append(level)
         print(f"    {kind:4} {connections:3} conn: {level.rps:8.1f} req/s  p50 {level.p50_ms:7.2f} ms  "
               f"p99 {level.p99_ms:7.2f} ms  errors {level.errors}", flush=True)  # fmt: skip

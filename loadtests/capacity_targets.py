@@ -9,7 +9,8 @@ value to write.
 The rules:
 
 - **requests per target** (``ALBRequestCountPerTarget``, per target per minute): ``HEADROOM`` (0.4) of one
-  task's sustainable throughput on the Locust mix at the task's CPU size, rounded down to 10. Why 0.4: the
+  task's sustainable throughput on the Locust mix at the task's CPU size (``task_capacity``), rounded
+  down to 10. Why 0.4: the
   step shape's worst step (one task to two, each step 25 % above a task's target) puts 2.5x the target on
   the running task until the new one is healthy; 2.5 x 0.4 = 1.0, the sustainable rate.
 - **CPU target**: the CPU the request target itself implies (requests/s at the target x measured CPU per
@@ -58,21 +59,29 @@ def load_measurement(path: Path = MEASUREMENT_FILE) -> dict[str, Any]:
 
 
 def task_capacity(measurement: dict[str, Any], cpu_units: int) -> TaskCapacity:
-    """The measured figures for a task of ``cpu_units`` (1024 = 1 vCPU)."""
+    """The measured figures for a task of ``cpu_units`` (1024 = 1 vCPU). Throughput is the best measured at
+    this quota or a smaller one: a task with more CPU does not serve less, and a lower figure at a larger
+    quota means the shared host (load generator, PostgreSQL, other work) was the limit, not the task."""
     vcpu = cpu_units / 1024
-    for quota in measurement["quotas"]:
-        if math.isclose(quota["vcpu"], vcpu):
-            mix, listing = quota["workloads"]["mix"], quota["workloads"]["list"]
-            return TaskCapacity(
-                vcpu=vcpu,
-                mix_rps=float(mix["sustainable_rps"]),
-                list_rps=float(listing["sustainable_rps"]),
-                mix_cpu_ms_per_request=float(mix["cpu_ms_per_request"]),
-                start_to_ready_s=float(quota["start_to_ready_s"]),
-                rss_peak_mib=float(quota["rss_peak_mib"]),
-            )
-    measured = ", ".join(str(q["vcpu"]) for q in measurement["quotas"])
-    raise ValueError(f"no measurement for {vcpu} vCPU (cpu {cpu_units}); measured: {measured}")
+    quotas = {round(q["vcpu"], 4): q for q in measurement["quotas"]}
+    quota = quotas.get(round(vcpu, 4))
+    if quota is None:
+        raise ValueError(
+            f"no measurement for {vcpu} vCPU (cpu {cpu_units}); measured: {', '.join(map(str, quotas))}"
+        )
+    smaller = [q for v, q in quotas.items() if v <= vcpu]
+
+    def best(workload: str) -> float:
+        return max(float(q["workloads"][workload]["sustainable_rps"]) for q in smaller)
+
+    return TaskCapacity(
+        vcpu=vcpu,
+        mix_rps=best("mix"),
+        list_rps=best("list"),
+        mix_cpu_ms_per_request=float(quota["workloads"]["mix"]["cpu_ms_per_request"]),
+        start_to_ready_s=float(quota["start_to_ready_s"]),
+        rss_peak_mib=float(quota["rss_peak_mib"]),
+    )
 
 
 def derive(

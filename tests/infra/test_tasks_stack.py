@@ -223,7 +223,7 @@ def test_autoscaling_on_cpu_and_requests_per_target(synth_env, env_name):
                     "PredefinedMetricSpecification": {
                         "PredefinedMetricType": "ECSServiceAverageCPUUtilization"
                     },
-                    "TargetValue": 70,
+                    "TargetValue": synth.config.service.cpu_target_percent,
                 }
             ),
         },
@@ -236,7 +236,7 @@ def test_autoscaling_on_cpu_and_requests_per_target(synth_env, env_name):
                     "PredefinedMetricSpecification": Match.object_like(
                         {"PredefinedMetricType": "ALBRequestCountPerTarget"}
                     ),
-                    "TargetValue": 1000,
+                    "TargetValue": synth.config.service.requests_per_target,
                 }
             ),
         },
