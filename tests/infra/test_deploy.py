@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -64,8 +65,16 @@ def test_make_deploy_dry_run_prints_the_ordered_plan_and_calls_nothing(tmp_path)
     out = result.stdout
     assert "DRY RUN" in out
     steps = [line for line in out.splitlines() if line[:2].rstrip(".").isdigit()]
-    assert [s.split(". ", 1)[0] for s in steps] == [str(i) for i in range(1, 9)]
+    assert [s.split(". ", 1)[0] for s in steps] == [str(i) for i in range(1, 11)]
+    # Local checks first: nothing is deployed before the arm64 build and the SCP preflight are known good.
+    assert "image build prerequisites" in steps[0]
+    assert "Preflight" in steps[1]
     commands = [line.strip().removeprefix("$ ") for line in out.splitlines() if line.strip().startswith("$ ")]
+    assert commands[:2] == [
+        "docker buildx inspect --bootstrap  (its platforms must include linux/arm64)",
+        "make preflight ENV=sandbox",
+    ]
+    commands = commands[2:]
     stacks = [c.split()[5] for c in commands if "/cdk " in c]
     assert stacks == [
         "CityTasks-Idp-sandbox",
@@ -221,7 +230,7 @@ def test_redeploy_with_an_unchanged_frontend_url_skips_the_callback_update(envir
 
 
 def test_a_failing_cdk_step_stops_the_deploy_and_names_the_login_helper(environments, tmp_path):
-    with pytest.raises(DeployError, match=r"(?s)step 4 failed .*city-login city-sandbox"):
+    with pytest.raises(DeployError, match=r"(?s)step 6 failed .*city-login city-sandbox"):
         _run_deploy(environments, tmp_path, frontend_outputs=None, fail_on="CityTasks-Tasks-sandbox")
 
 
@@ -352,3 +361,70 @@ def test_the_api_accepts_the_load_test_people_client_when_the_idp_has_one():
     outputs = {**IDP_OUTPUTS, "LoadTestUserClientId": "people789"}
     assert deploy._client_ids(outputs) == "web123,load456,people789"
     assert deploy._client_ids(IDP_OUTPUTS) == "web123,load456"
+
+
+def _probe(answers: dict[str, tuple[int, str]]):
+    calls: list[list[str]] = []
+
+    def probe(argv: list[str]) -> tuple[int, str]:
+        calls.append(argv)
+        return answers.get(" ".join(argv[:3]), (0, ""))
+
+    probe.calls = calls  # type: ignore[attr-defined]
+    return probe
+
+
+def test_image_build_needs_an_arm64_builder_before_anything_is_deployed(environments, tmp_path):
+    """A laptop without arm64 emulation stops at the first step, not after the IdP is live."""
+    probe = _probe({"docker buildx inspect": (0, "Name: default\nPlatforms: linux/amd64, linux/386\n")})
+    cdk = FakeCdk(tmp_path, {})
+    runner = Runner(dry_run=False, out=io.StringIO(), run=cdk, cwd=tmp_path, probe=probe)
+    (tmp_path / deploy.CDK_BIN).parent.mkdir(parents=True)
+    (tmp_path / deploy.CDK_BIN).touch()
+    with pytest.raises(DeployError, match=r"cannot build linux/arm64 .*tonistiigi/binfmt --install arm64"):
+        deploy.deploy(environments["sandbox"], runner, session_factory=lambda **_: None)
+    assert cdk.calls == []
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ({"docker version --format": (127, "docker: not found")}, "Docker is needed"),
+        (
+            {"docker buildx version": (1, "docker: unknown command: docker buildx")},
+            "install the buildx plugin",
+        ),
+        ({"docker version --format": (1, "Cannot connect to the Docker daemon")}, "daemon does not answer"),
+    ],
+)
+def test_image_build_prerequisites_name_what_is_missing(answers, message):
+    with pytest.raises(DeployError, match=message):
+        deploy.check_image_build(_probe(answers))
+
+
+def test_image_build_prerequisites_pass_with_arm64():
+    probe = _probe({"docker buildx inspect": (0, "Platforms: linux/amd64*, linux/arm64, linux/arm/v7\n")})
+    assert "linux/arm64" in deploy.check_image_build(probe)
+
+
+def test_cdk_json_runs_the_app_without_uv_on_the_path(tmp_path):
+    """`cdk` runs infra/cdk.json's app command; it must not need `uv` on PATH."""
+    app = json.loads((REPO_ROOT / "infra" / "cdk.json").read_text())["app"]
+    argv = app.split()
+    assert argv[0] != "uv"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "CDK_OUTDIR": str(tmp_path / "out"),
+        "CDK_CONTEXT_JSON": json.dumps({"env": "sandbox"}),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+    node = shutil.which("node")
+    assert node, "node is needed by the CDK app"
+    env["PATH"] = f"{Path(node).parent}:{env['PATH']}"
+    assert shutil.which("uv", path=env["PATH"]) is None
+    result = subprocess.run(
+        argv, cwd=REPO_ROOT / "infra", env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "out" / "CityTasks-Tasks-sandbox.template.json").is_file()

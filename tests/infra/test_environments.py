@@ -61,6 +61,12 @@ def test_missing_required_key_is_named(tmp_path):
         ({"nat_gateways": 3}, "nat_gateways must be 1 or 2"),
         ({"log_retention_days": 10}, "log_retention_days must be one of"),
         ({"alarm_email": "nobody"}, "not an e-mail address"),
+        (
+            {"shutdown": {"drain_seconds": 30, "graceful_shutdown_seconds": 90, "margin_seconds": 5}},
+            "above Fargate's 120 s stopTimeout",
+        ),
+        ({"shutdown": {"drain_seconds": 5, "margin_seconds": 0}}, "margin_seconds must be at least 1"),
+        ({"shutdown": {"drain_seconds": -1}}, "whole number of seconds"),
         ({"domains": {"api_domain": "api.example.com"}}, "needs domains.api_certificate_arn"),
         (
             {

@@ -106,6 +106,8 @@ def test_runtime_config_is_written_at_deploy_with_the_idp_and_api_values(sandbox
     assert config["clientId"] == DEPLOYED_INPUTS.web_client_id
     assert config["hostedUiDomain"] == DEPLOYED_INPUTS.hosted_ui_domain
     assert config["environment"] == "sandbox"
+    # The web client allows only these scopes; the app's own default would also ask for user.admin.
+    assert config["scope"] == "openid email profile"
     # A plain-HTTP API is reached through CloudFront itself: the distribution's own URL, resolved at deploy.
     assert config["apiUrl"] == "MARKER"
     (deployment,) = sandbox_deployed.resources("Frontend", "Custom::CDKBucketDeployment").values()

@@ -7,7 +7,7 @@ from idp.passwords import MIN_PASSWORD_LENGTH
 
 from tests.infra.conftest import DEPLOYED_INPUTS
 
-ORIGINAL_SCOPES = ["phone", "email", "openid", "profile", "aws.cognito.signin.user.admin"]
+WEB_SCOPES = ["openid", "email", "profile"]  # what the web app uses; no phone, no aws.cognito.signin.user.admin
 
 
 def test_user_pool_requires_totp_mfa_only_and_signs_in_with_email(synth_env):
@@ -98,7 +98,7 @@ def test_web_client_is_a_public_pkce_code_client_with_the_original_scopes(synth_
             "GenerateSecret": False,
             "AllowedOAuthFlows": ["code"],
             "AllowedOAuthFlowsUserPoolClient": True,
-            "AllowedOAuthScopes": ORIGINAL_SCOPES,
+            "AllowedOAuthScopes": WEB_SCOPES,
             "CallbackURLs": ["http://localhost:8100/auth/callback"],
             "LogoutURLs": ["http://localhost:8100/"],
             "SupportedIdentityProviders": ["COGNITO"],
@@ -183,6 +183,15 @@ def test_load_test_people_get_a_password_client_outside_prod_only(synth_env):
     }
     sandbox = synth_env("sandbox").template("Idp")
     sandbox.has_resource_properties("AWS::Cognito::UserPoolClient", password_client)
+    (props,) = [
+        c["Properties"]
+        for c in synth_env("sandbox").resources("Idp", "AWS::Cognito::UserPoolClient").values()
+        if c["Properties"]["ClientName"] == "city-tasks-loadtest-users"
+    ]
+    # No OAuth at all: no implicit/code grants, scopes or https://example.com callback from CDK's defaults.
+    assert not props.get("AllowedOAuthFlowsUserPoolClient")
+    for key in ("AllowedOAuthFlows", "AllowedOAuthScopes", "CallbackURLs", "LogoutURLs"):
+        assert not props.get(key), key
     assert "LoadTestUserClientId" in sandbox.find_outputs("*")
     prod = synth_env("prod").template("Idp")
     assert prod.find_resources("AWS::Cognito::UserPoolClient", {"Properties": password_client}) == {}

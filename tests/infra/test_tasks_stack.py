@@ -6,7 +6,8 @@ import json
 
 import pytest
 from aws_cdk.assertions import Annotations, Match
-from infra.stacks import tasks as tasks_stack
+from tasks_api.cli import uvicorn_config
+from tasks_api.settings import Settings
 
 from tests.infra.conftest import DEPLOYED_INPUTS
 
@@ -73,7 +74,8 @@ def test_api_environment_carries_auth_cors_zone_and_bus(sandbox_deployed):
     assert env["AUTH_CLIENT_IDS"] == "webclient123,loadclient456"
     assert env["CORS_ORIGINS"] == DEPLOYED_INPUTS.frontend_url
     assert env["TIME_ZONE"] == "America/Guayaquil"
-    assert env["MIGRATE_ON_START"] == "true"
+    # Migrations run as a one-off task before the service update, never on container start.
+    assert env["MIGRATE_ON_START"] == "false"
     bus_id = next(iter(sandbox_deployed.resources("Tasks", "AWS::Events::EventBus")))
     assert env["EVENT_BUS_NAME"] == {"Ref": bus_id}
     assert container["PortMappings"][0]["ContainerPort"] == 8080
@@ -163,27 +165,67 @@ def test_nat_gateways_follow_the_config(synth_env, env_name):
     assert len(synth.resources("Tasks", "AWS::EC2::Subnet")) == 6  # 2 AZs x public/app/data
 
 
-def test_health_check_and_shutdown_timing_fit_the_drain(synth_env):
-    synth = synth_env("sandbox")
-    synth.template("Tasks").has_resource_properties(
-        "AWS::ElasticLoadBalancingV2::TargetGroup",
-        {
-            "HealthCheckPath": "/health/ready",
-            "Port": 8080,
-            "TargetType": "ip",
-            "TargetGroupAttributes": Match.array_with(
-                [{"Key": "deregistration_delay.timeout_seconds", "Value": "15"}]
-            ),
-        },
-    )
+def test_health_check_and_shutdown_timing_fit_the_drain(synth_env, env_name):
+    """Every shutdown number comes from `shutdown:` in environments.yaml, and they fit together: the
+    deregistration delay covers the drain, and SIGKILL (stopTimeout) comes only after the app's drain plus
+    its graceful shutdown, as the app itself reads them from the container's environment."""
+    synth = synth_env(env_name)
+    shutdown = synth.config.shutdown
+    (group,) = synth.resources("Tasks", "AWS::ElasticLoadBalancingV2::TargetGroup").values()
+    props = group["Properties"]
+    assert (props["HealthCheckPath"], props["Port"], props["TargetType"]) == ("/health/ready", 8080, "ip")
+    attributes = {a["Key"]: a["Value"] for a in props["TargetGroupAttributes"]}
+    deregistration_delay = int(attributes["deregistration_delay.timeout_seconds"])
     container = _container(synth)
-    assert container["StopTimeout"] == 30
-    env = {e["Name"]: e["Value"] for e in container["Environment"]}
-    drain = int(env["DRAIN_SECONDS"])
-    # In-flight requests finish inside the deregistration delay; after SIGTERM the app drains, then exits
-    # well before SIGKILL.
-    assert drain < tasks_stack.DEREGISTRATION_DELAY.to_seconds() < tasks_stack.STOP_TIMEOUT.to_seconds()
-    assert container["StopTimeout"] >= drain + 10
+    stop_timeout = container["StopTimeout"]
+    assert deregistration_delay == shutdown.deregistration_delay_seconds
+    assert stop_timeout == shutdown.stop_timeout_seconds
+
+    env = {e["Name"]: e["Value"] for e in container["Environment"] if isinstance(e["Value"], str)}
+    settings = Settings(
+        **{k.lower(): v for k, v in env.items() if k in {"DRAIN_SECONDS", "GRACEFUL_SHUTDOWN_SECONDS"}}
+    )
+    graceful = uvicorn_config(object(), settings, None, None).timeout_graceful_shutdown
+    assert settings.drain_seconds == shutdown.drain_seconds
+    assert graceful == shutdown.graceful_shutdown_seconds
+    assert deregistration_delay >= settings.drain_seconds
+    assert stop_timeout > settings.drain_seconds + graceful
+    assert stop_timeout <= 120  # Fargate's ceiling
+
+
+def test_migrations_run_as_a_one_off_task_before_the_service_update(synth_env):
+    synth = synth_env("sandbox")
+    resources = synth.templates["Tasks"]["Resources"]
+    (migrations_id,) = [k for k, v in resources.items() if v["Type"] == "Custom::DatabaseMigrations"]
+    migrations = resources[migrations_id]
+    task_def_id = next(iter(synth.resources("Tasks", "AWS::ECS::TaskDefinition")))
+    cluster_id = next(iter(synth.resources("Tasks", "AWS::ECS::Cluster")))
+    props = migrations["Properties"]
+    assert props["Command"] == ["migrate"]  # the image's entrypoint is `tasks-api`
+    assert props["ContainerName"] == "api"
+    # A new task definition (new image or settings) changes this property, so each such deploy migrates.
+    assert props["TaskDefinition"] == {"Ref": task_def_id}
+    assert props["Cluster"] == {"Ref": cluster_id}
+    service_id, service = next(iter(synth.resources("Tasks", "AWS::ECS::Service").items()))
+    assert migrations_id in service["DependsOn"]
+    service_groups = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"]
+    assert props["SecurityGroups"] == service_groups
+    # The runner needs the database and the NAT route before it starts a task.
+    depends = set(migrations["DependsOn"])
+    assert next(iter(synth.resources("Tasks", "AWS::RDS::DBCluster"))) in depends
+    assert any(d.startswith("VpcappSubnet") and "DefaultRoute" in d for d in depends), depends
+    assert service_id not in depends
+
+    runner_policies = [
+        s
+        for p in synth.resources("Tasks", "AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Action"] in ("ecs:RunTask", "iam:PassRole")
+    ]
+    run = next(s for s in runner_policies if s["Action"] == "ecs:RunTask")
+    assert run["Condition"] == {"ArnEquals": {"ecs:cluster": {"Fn::GetAtt": [cluster_id, "Arn"]}}}
+    passrole = next(s for s in runner_policies if s["Action"] == "iam:PassRole")
+    assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
 
 
 def test_rolling_deploy_with_circuit_breaker_rollback(synth_env):

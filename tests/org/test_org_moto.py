@@ -56,9 +56,9 @@ def test_plan_on_an_empty_organization_lists_every_creation(
     assert set(by_kind["attachment"]) == {f"city-guardrails -> {ou}" for ou in GUARDED_OUS} | {
         "city-deny-all -> Suspended"
     }
-    assert len(by_kind["account"]) == 6
+    assert len(by_kind["account"]) == 7
     assert by_kind["permission_set"] == ["provisioners"]
-    assert len(by_kind["assignment"]) == 6
+    assert len(by_kind["assignment"]) == 7
     # the safe order: every OU before any policy, policies before accounts, assignments last
     kinds = [c["kind"] for c in changes]
     assert kinds.index("policy") > max(i for i, k in enumerate(kinds) if k == "ou")
@@ -68,7 +68,7 @@ def test_plan_on_an_empty_organization_lists_every_creation(
     code, out, _ = run("plan", "--spec", str(spec_copy), "--detailed-exitcode")
     assert code == 2
     assert "+ create ou Workloads/SDLC" in out
-    assert "Plan: 37 to create, 0 to update, 0 to move, 0 to delete." in out
+    assert "Plan: 39 to create, 0 to update, 0 to move, 0 to delete." in out
 
 
 def test_apply_builds_the_organization_and_a_second_plan_is_empty(
@@ -101,6 +101,7 @@ def test_apply_builds_the_organization_and_a_second_plan_is_empty(
         "security-idp",
         "sandbox",
         "workloads-dev",
+        "workloads-test",
         "workloads-prod",
         "deployments-dev",
         "deployments-prod",
@@ -207,7 +208,7 @@ def test_suspend_moves_tags_and_strips_assignments(organization: OrgClients, spe
     assert account.tags[SUSPENDED_AT_TAG].endswith("Z")
     assert account.tags["environment"] == "prod"
     assert not [a for a in state.assignments if a.account_id == account.id]
-    assert len(state.assignments) == 5
+    assert len(state.assignments) == 6
     # the suspension sticks: apply neither moves it back nor re-creates its access
     assert plan_changes(spec_copy) == []
 

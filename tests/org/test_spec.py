@@ -83,25 +83,26 @@ def test_the_deny_list_keeps_every_item_of_the_original() -> None:
     assert {"Bool": {"ram:RequestedAllowsExternalPrincipals": "true"}} in conditions
 
 
-def test_the_provisioners_policy_matches_the_original() -> None:
+def test_the_provisioners_policy_keeps_the_originals_shape() -> None:
+    """The original's structure (escalation is covered by test_permission_set_escalation.py)."""
     text, problems = load_policy_file(
         SPEC_DIR / "policies" / "provisioners-permission-set.json", is_scp=False
     )
     assert problems == []
-    statements = json.loads(text or "{}")["Statement"]
-    assert statements[0]["NotAction"] == ["iam:*", "account:*", "organizations:*"]
-    iam = set(statements[1]["Action"])
-    assert {
-        "iam:CreateRole",
-        "iam:PassRole",
-        "iam:PutRolePermissionsBoundary",
-        "iam:GetAccountSummary",
-    } <= iam
-    assert not any(a.startswith(("organizations:", "account:")) for a in iam)
-    read_only = statements[2]["Action"]
+    statements = {s["Sid"]: s for s in json.loads(text or "{}")["Statement"]}
+    assert statements["EverythingExceptIdentityAccountAndOrganizations"]["NotAction"] == [
+        "iam:*",
+        "account:*",
+        "organizations:*",
+    ]
+    roles = statements["RolesOnlyUnderTheBoundary"]
+    assert {"iam:CreateRole", "iam:PutRolePermissionsBoundary"} <= set(roles["Action"])
+    assert "iam:PermissionsBoundary" in roles["Condition"]["ArnLike"]
+    read_only = statements["ReadOnlyOrganizationsAndRegions"]["Action"]
     assert "account:ListRegions" in read_only
     assert all(a.split(":")[1].startswith(("Describe", "List")) for a in read_only)
-    services = statements[3]["Condition"]["StringLike"]["iam:AWSServiceName"]
+    linked = statements["ServiceLinkedRolesForListedServicesOnly"]
+    services = linked["Condition"]["StringLike"]["iam:AWSServiceName"]
     assert len(services) == 10
     assert "ops.apigateway.amazonaws.com" in services
 
@@ -229,7 +230,7 @@ def test_a_policy_problem_blocks_the_spec_before_any_aws_call(spec_copy: Path) -
 def test_validate_command(spec_copy: Path) -> None:
     out = io.StringIO()
     assert main(["validate", "--spec", str(spec_copy)], out=out, err=io.StringIO()) == 0
-    assert out.getvalue() == f"{spec_copy}: valid (9 OUs, 2 SCPs, 6 accounts)\n"
+    assert out.getvalue() == f"{spec_copy}: valid (9 OUs, 2 SCPs, 7 accounts)\n"
 
 
 def test_a_missing_spec_file_is_reported(tmp_path: Path) -> None:

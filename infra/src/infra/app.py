@@ -16,7 +16,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.environments import Environment, get_environment
 from infra.stacks.frontend import FrontendStack
-from infra.stacks.idp import IdpStack
+from infra.stacks.idp import WEB_SCOPE_NAMES, IdpStack
 from infra.stacks.tasks import TasksStack
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -124,6 +124,8 @@ def build_app(
             "authority": issuer,  # the key the web app reads (frontend/src/config.ts)
             "hostedUiDomain": inputs.hosted_ui_domain or "",
             "clientId": inputs.web_client_id or "",
+            # The scopes the web client may ask for (frontend/src/config.ts reads `scope`).
+            "scope": " ".join(WEB_SCOPE_NAMES),
             "environment": config.name,
         },
         env=cdk.Environment(account=config.workload.account, region=config.workload.region),

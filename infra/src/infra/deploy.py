@@ -1,6 +1,7 @@
 """`make synth|diff|deploy ENV=...`: one command across the Security and workload accounts.
 
-The deploy, in order: check both AWS sessions -> read the frontend URL already live (if any) -> IdP stack
+The deploy, in order: local checks (the arm64 image build can work; the SCP preflight passes) -> check both
+AWS sessions -> read the frontend URL already live (if any) -> IdP stack
 (Security profile) -> Tasks stack (workload profile, with the IdP's issuer and client ids) -> Frontend stack
 (with the API URL and the IdP values for config.json) -> when the CloudFront URL is new, the IdP again (web
 client callback/logout URLs) and the Tasks stack again (CORS). Values move between steps through the CDK
@@ -158,7 +159,9 @@ class Runner:
     out: TextIO = sys.stdout
     run: Callable[..., subprocess.CompletedProcess[bytes]] = subprocess.run
     cwd: Path = INFRA_DIR  # where the CDK CLI runs (infra/)
+    # The local checks before anything is deployed: tools, the arm64 image build, the SCP preflight.
     check_tools: bool = True
+    probe: Callable[[list[str]], tuple[int, str]] = field(default=lambda argv: _probe(argv))
     step_number: int = field(default=0, init=False)
 
     def announce(self, title: str, detail: str | None = None) -> None:
@@ -202,18 +205,84 @@ class Runner:
         return {key: str(value) for key, value in outputs.get(stack, {}).items()}
 
 
-def _require_tools(runner: Runner, needs_docker: bool) -> None:
+def _probe(argv: list[str]) -> tuple[int, str]:
+    """Run a local check command: (exit code, stdout and stderr); 127 when the program is missing."""
+    if shutil.which(argv[0]) is None:
+        return 127, f"{argv[0]}: not found"
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)  # noqa: S603 - fixed docker argv
+    return result.returncode, result.stdout + result.stderr
+
+
+BINFMT_HINT = (
+    "install arm64 emulation once with `docker run --privileged --rm tonistiigi/binfmt --install arm64` "
+    "(QEMU binfmt), or deploy from an arm64 machine"
+)
+
+
+def check_image_build(probe: Callable[[list[str]], tuple[int, str]]) -> str:
+    """The Tasks API image is built for linux/arm64 during the Tasks stack's deploy: make sure that can
+    work before anything is deployed. Returns the builder's arm64 platform line."""
+    code, output = probe(["docker", "version", "--format", "{{.Server.Version}}"])
+    if code == 127:
+        raise DeployError("Docker is needed to build the Tasks API image (linux/arm64); install it first.")
+    if code != 0:
+        raise DeployError(f"Docker is installed but its daemon does not answer: {output.strip()[:300]}")
+    code, output = probe(["docker", "buildx", "version"])
+    if code != 0:
+        raise DeployError(
+            "Docker buildx is needed to build the linux/arm64 image; install the buildx plugin "
+            "(Debian: docker-buildx, Docker Desktop has it)."
+        )
+    code, output = probe(["docker", "buildx", "inspect", "--bootstrap"])
+    platforms = next((line for line in output.splitlines() if line.strip().startswith("Platforms:")), "")
+    if code != 0 or "linux/arm64" not in platforms:
+        raise DeployError(
+            f"The current buildx builder cannot build linux/arm64 ({platforms.strip() or 'no platforms'}): "
+            + BINFMT_HINT
+            + "."
+        )
+    return platforms.strip()
+
+
+def run_preflight(config: Environment, out: TextIO) -> None:
+    """The SCP preflight (infra/preflight/check.py) on a fresh offline synth of this environment."""
+    from infra.preflight.check import ORG_SPEC, PreflightError
+    from infra.preflight.check import run as preflight
+
+    try:
+        failed = preflight(config.name, ORG_SPEC, out)
+    except PreflightError as exc:
+        raise DeployError(f"preflight: {exc}") from None
+    if failed:
+        raise DeployError(
+            "the organization's SCPs would refuse the actions listed above; nothing was deployed"
+        )
+
+
+def _require_tools(runner: Runner) -> None:
     if runner.dry_run or not runner.check_tools:
         return
     if not (runner.cwd / CDK_BIN).exists():
         raise DeployError("The CDK CLI is not installed: run `npm ci` in infra/ (make does it for you).")
-    if needs_docker and shutil.which("docker") is None:
-        raise DeployError("Docker (with buildx for linux/arm64) is needed to build the Tasks API image.")
+
+
+def _local_checks(config: Environment, runner: Runner) -> None:
+    """Everything that can fail on this machine, checked before the first stack is touched."""
+    runner.action(
+        "Check the image build prerequisites (Docker, buildx, a linux/arm64 builder or emulation)",
+        lambda: check_image_build(runner.probe) if runner.check_tools else None,
+        "$ docker buildx inspect --bootstrap  (its platforms must include linux/arm64)",
+    )
+    runner.action(
+        "Preflight: the organization's SCPs allow every action CloudFormation needs for these stacks",
+        lambda: run_preflight(config, runner.out) if runner.check_tools else None,
+        f"$ make preflight ENV={config.name}",
+    )
 
 
 def deploy(config: Environment, runner: Runner, session_factory: Callable[..., Any] | None = None) -> None:
     """The whole ordered deploy of one environment (see the module docstring)."""
-    _require_tools(runner, needs_docker=True)
+    _require_tools(runner)
     if session_factory is None and not runner.dry_run:
         import boto3
 
@@ -225,6 +294,7 @@ def deploy(config: Environment, runner: Runner, session_factory: Callable[..., A
         + (" -- DRY RUN: nothing is called" if runner.dry_run else ""),
         file=runner.out,
     )
+    _local_checks(config, runner)
 
     def check_both() -> None:
         assert session_factory is not None
@@ -308,7 +378,7 @@ def deploy(config: Environment, runner: Runner, session_factory: Callable[..., A
 
 def diff(config: Environment, runner: Runner, session_factory: Callable[..., Any] | None = None) -> None:
     """`cdk diff` of each stack against what is deployed, with the live outputs as context."""
-    _require_tools(runner, needs_docker=False)
+    _require_tools(runner)
     if session_factory is None and not runner.dry_run:
         import boto3
 
@@ -339,7 +409,7 @@ def diff(config: Environment, runner: Runner, session_factory: Callable[..., Any
 
 def bootstrap(config: Environment, runner: Runner) -> None:
     """Once per account/region: the CDK's asset bucket, image repository and deploy roles."""
-    _require_tools(runner, needs_docker=False)
+    _require_tools(runner)
     targets = {(t.account, t.region, t.profile) for t in (config.security, config.workload)}
     for account, region, profile in sorted(targets):
         command = Command(

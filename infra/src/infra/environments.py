@@ -43,6 +43,8 @@ class AwsTarget:
     account: str
     profile: str
     region: str = "us-east-1"
+    # The account's name in infra/org/organization.yaml: the preflight finds its OU chain (and SCPs) by it.
+    org_account: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.account, str) or not _ACCOUNT.match(self.account):
@@ -146,6 +148,49 @@ class Domains:
             )
 
 
+# Fargate's ceiling for a container's stopTimeout.
+_MAX_STOP_TIMEOUT_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """How a task leaves, from one set of numbers; the ALB and ECS settings are derived from them.
+
+    On a scale-in or deploy ECS deregisters the task and waits for the target group's deregistration delay
+    (the load balancer stops sending new requests and lets in-flight ones finish), then sends SIGTERM. The
+    app keeps serving for `drain_seconds` (readiness 503, in case a load balancer node still routes to it),
+    then stops accepting and gives in-flight requests up to `graceful_shutdown_seconds`. SIGKILL comes at
+    the container's stopTimeout. `margin_seconds` is the slack added to each derived value.
+    """
+
+    drain_seconds: int = 5
+    graceful_shutdown_seconds: int = 10
+    margin_seconds: int = 5
+
+    def __post_init__(self) -> None:
+        for name in ("drain_seconds", "graceful_shutdown_seconds", "margin_seconds"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ConfigError(f"shutdown.{name} must be a whole number of seconds >= 0, got {value!r}")
+        if self.margin_seconds < 1:
+            raise ConfigError("shutdown.margin_seconds must be at least 1")
+        if self.stop_timeout_seconds > _MAX_STOP_TIMEOUT_SECONDS:
+            raise ConfigError(
+                f"shutdown: drain_seconds + graceful_shutdown_seconds + margin_seconds = "
+                f"{self.stop_timeout_seconds} s, above Fargate's {_MAX_STOP_TIMEOUT_SECONDS} s stopTimeout"
+            )
+
+    @property
+    def deregistration_delay_seconds(self) -> int:
+        """Covers the drain: no load balancer node still routes to the task when its drain ends."""
+        return self.drain_seconds + self.margin_seconds
+
+    @property
+    def stop_timeout_seconds(self) -> int:
+        """Exceeds drain + graceful shutdown, so SIGKILL never cuts a request the app is finishing."""
+        return self.drain_seconds + self.graceful_shutdown_seconds + self.margin_seconds
+
+
 @dataclass(frozen=True)
 class Environment:
     """One deployment: the workload account and the Security account that hosts its IdP."""
@@ -169,6 +214,7 @@ class Environment:
     # default redirectUri; the original Ionic app used /home/).
     callback_path: str = "/auth/callback"
     domains: Domains = field(default_factory=Domains)
+    shutdown: Shutdown = field(default_factory=Shutdown)
 
     def __post_init__(self) -> None:
         if self.name not in ENVIRONMENT_NAMES:

@@ -17,14 +17,10 @@ from infra.environments import Environment
 
 DEFAULT_GROUP = "Users"
 API_RESOURCE_SERVER = "city-tasks-api"
-# The original's scopes for the web app.
-WEB_SCOPES = (
-    cognito.OAuthScope.PHONE,
-    cognito.OAuthScope.EMAIL,
-    cognito.OAuthScope.OPENID,
-    cognito.OAuthScope.PROFILE,
-    cognito.OAuthScope.COGNITO_ADMIN,
-)
+# Only what the web app uses: the ID token's name and e-mail (frontend/src/auth). The original also asked
+# for phone and aws.cognito.signin.user.admin (which lets the token change the user's own attributes).
+WEB_SCOPE_NAMES = ("openid", "email", "profile")
+WEB_SCOPES = tuple(cognito.OAuthScope.custom(name) for name in WEB_SCOPE_NAMES)
 
 
 class IdpStack(Stack):
@@ -169,6 +165,9 @@ class IdpStack(Stack):
                 user_pool_client_name="city-tasks-loadtest-users",
                 generate_secret=False,
                 auth_flows=cognito.AuthFlow(user_password=True),
+                # No hosted-UI flows, scopes or callback URLs (CDK's default is implicit + code grants
+                # redirecting to https://example.com): this client only signs in with a password.
+                disable_o_auth=True,
                 prevent_user_existence_errors=True,
                 enable_token_revocation=True,
                 access_token_validity=Duration.hours(1),

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Annotations, CfnOutput, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import Annotations, CfnOutput, CustomResource, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_route53 as route53
@@ -19,6 +20,7 @@ from aws_cdk.aws_ecr_assets import Platform
 from constructs import Construct
 
 from infra.constructs.nag import acknowledge
+from infra.constructs.python_function import PythonFunction
 from infra.constructs.retention import retention as log_retention
 from infra.constructs.service_alarms import ServiceAlarms
 from infra.environments import Environment
@@ -29,12 +31,10 @@ HEALTH_CHECK_PATH = "/health/ready"
 DATABASE_NAME = "city_tasks"
 DATABASE_PORT = 5432
 
-# Shutdown timing, sized together (see docs/deploy.md). On a scale-in or deploy ECS first deregisters the
-# task and waits for the ALB's deregistration delay, then sends SIGTERM; the app keeps serving for
-# DRAIN_SECONDS, finishes in-flight work and exits; SIGKILL comes only after STOP_TIMEOUT.
-DRAIN_SECONDS = 5
-DEREGISTRATION_DELAY = Duration.seconds(15)
-STOP_TIMEOUT = Duration.seconds(30)
+# The image's entrypoint is `tasks-api`; these are its commands.
+MIGRATE_COMMAND = ["migrate"]
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "functions" / "migrations"
+MIGRATIONS_TIMEOUT = Duration.minutes(15)  # the Lambda's ceiling: pulling and starting a task takes ~1-2 min
 
 # What the image build context must never carry: the asset hash then changes only with the API's inputs.
 IMAGE_EXCLUDES = [
@@ -138,16 +138,30 @@ class TasksStack(Stack):
                 "CORS_ORIGINS": ",".join(cors_origins),
                 "TIME_ZONE": config.time_zone,
                 "EVENT_BUS_NAME": self.event_bus.event_bus_name,
-                "MIGRATE_ON_START": "true",
-                "DRAIN_SECONDS": str(DRAIN_SECONDS),
+                # Migrations run once per deploy as a one-off task (below), never on container start.
+                "MIGRATE_ON_START": "false",
+                "DRAIN_SECONDS": str(config.shutdown.drain_seconds),
+                "GRACEFUL_SHUTDOWN_SECONDS": str(config.shutdown.graceful_shutdown_seconds),
             },
             # The whole Secrets Manager JSON (host, port, dbname, username, password) as the original did;
             # ECS resolves it at task start, so it never appears in the task definition.
             secrets={"DB_SECRET": ecs.Secret.from_secrets_manager(db_secret)},
             logging=ecs.LogDrivers.aws_logs(stream_prefix=CONTAINER_NAME, log_group=self.log_group),
-            stop_timeout=STOP_TIMEOUT,
+            stop_timeout=Duration.seconds(config.shutdown.stop_timeout_seconds),
         )
         self.event_bus.grant_put_events_to(self.task_definition.task_role)
+
+        # Its own group, so that the one-off migration task can run in it before the service exists.
+        self.service_security_group = ec2.SecurityGroup(
+            self,
+            "ApiSecurityGroup",
+            vpc=self.vpc,
+            description="City Tasks API tasks (service and migrations)",
+        )
+        self.database.connections.allow_default_port_from(
+            self.service_security_group, "Tasks API to PostgreSQL"
+        )
+        self.migrations = self._migrations(config, retention)
 
         self.service = ecs.FargateService(
             self,
@@ -161,11 +175,12 @@ class TasksStack(Stack):
             circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             assign_public_ip=False,
-            # Migrations run on start (under an advisory lock) before readiness turns green.
+            security_groups=[self.service_security_group],
             health_check_grace_period=Duration.seconds(60),
             propagate_tags=ecs.PropagatedTagSource.SERVICE,
         )
-        self.database.connections.allow_default_port_from(self.service, "Tasks API to PostgreSQL")
+        # A new task definition reaches the service only after its image's migrations are applied.
+        self.service.node.add_dependency(self.migrations)
 
         self.load_balancer, self.target_group, self.api_url = self._load_balancer(config, removal)
         self._autoscaling(config)
@@ -185,6 +200,83 @@ class TasksStack(Stack):
         CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
         CfnOutput(self, "ServiceName", value=self.service.service_name)
         self._acknowledge(config)
+
+    def _migrations(self, config: Environment, retention: logs.RetentionDays) -> CustomResource:
+        """`tasks-api migrate` as a one-off Fargate task, run by a custom resource whenever the task
+        definition changes (a new image or settings), and waited for: a failure fails the deploy."""
+        runner = PythonFunction(
+            self,
+            "MigrationsRunner",
+            source=MIGRATIONS_DIR,
+            handler="handler.handler",
+            log_retention=retention,
+            timeout=MIGRATIONS_TIMEOUT,
+        )
+        task_definition = self.task_definition
+        family_arn = self.format_arn(
+            service="ecs", resource="task-definition", resource_name=f"{task_definition.family}:*"
+        )
+        runner.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ecs:RunTask"],
+                resources=[family_arn],
+                conditions={"ArnEquals": {"ecs:cluster": self.cluster.cluster_arn}},
+            )
+        )
+        runner.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ecs:DescribeTasks"],
+                resources=[
+                    self.format_arn(
+                        service="ecs", resource="task", resource_name=f"{self.cluster.cluster_name}/*"
+                    )
+                ],
+            )
+        )
+        passed_roles = [task_definition.task_role]
+        if task_definition.execution_role is not None:
+            passed_roles.append(task_definition.execution_role)
+        runner.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[role.role_arn for role in passed_roles],
+                conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+            )
+        )
+        cluster_id = self.get_logical_id(self.cluster.node.default_child)  # type: ignore[arg-type]
+        prefix = f"arn:<AWS::Partition>:ecs:{self.region}:{self.account}"
+        acknowledge(
+            runner.role,
+            f"IAM5[Resource::{prefix}:task-definition/{task_definition.family}:*]",
+            "RunTask is scoped to the API's task-definition family in this cluster; any revision, so that a "
+            "rollback can run the previous one.",
+        )
+        acknowledge(
+            runner.role,
+            f"IAM5[Resource::{prefix}:task/<{cluster_id}>/*]",
+            "DescribeTasks on this cluster's tasks only; task ids are random, so they cannot be named ahead.",
+        )
+        subnets = self.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS).subnet_ids
+        migrations = CustomResource(
+            self,
+            "Migrations",
+            service_token=runner.function.function_arn,
+            resource_type="Custom::DatabaseMigrations",
+            properties={
+                "Cluster": self.cluster.cluster_name,
+                # A new revision (new image or settings) changes this, so each such deploy migrates once.
+                "TaskDefinition": task_definition.task_definition_arn,
+                "ContainerName": CONTAINER_NAME,
+                "Command": MIGRATE_COMMAND,
+                "Subnets": subnets,
+                "SecurityGroups": [self.service_security_group.security_group_id],
+                "LogGroup": self.log_group.log_group_name,
+                "StreamPrefix": CONTAINER_NAME,
+            },
+        )
+        # The task needs the database (and its ingress rule) and a route out (ECR, Secrets Manager).
+        migrations.node.add_dependency(self.database, self.vpc)
+        return migrations
 
     @property
     def availability_zones(self) -> list[str]:
@@ -312,7 +404,7 @@ class TasksStack(Stack):
                 healthy_threshold_count=3,
                 unhealthy_threshold_count=2,
             ),
-            deregistration_delay=DEREGISTRATION_DELAY,
+            deregistration_delay=Duration.seconds(config.shutdown.deregistration_delay_seconds),
         )
 
         if domains.api_domain and domains.hosted_zone_id and domains.hosted_zone_name:

@@ -8,11 +8,15 @@ import logging
 import sys
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from tasks_api import logging as json_logging
 from tasks_api.settings import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = logging.getLogger("tasks_api.cli")
 
@@ -28,29 +32,35 @@ def _settings() -> Settings:
 
 
 def serve(settings: Settings, host: str | None, port: int | None) -> int:
-    import uvicorn
-
     from tasks_api.app import create_app
-    from tasks_api.slowclients import protocol_with_header_timeout
 
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
+    server = DrainingServer(
+        uvicorn_config(app, settings, host, port), app.state.readiness, settings.drain_seconds
+    )
+    server.run()
+    return 0
+
+
+def uvicorn_config(app: object, settings: Settings, host: str | None, port: int | None) -> uvicorn.Config:
+    import uvicorn
+
+    from tasks_api.slowclients import protocol_with_header_timeout
+
+    return uvicorn.Config(
+        app,  # type: ignore[arg-type]
         host=host or settings.host,
         port=port or settings.port,
         loop="uvloop",
         http=protocol_with_header_timeout(settings.request_header_timeout_seconds),
         # Longer than the ALB's 60 s idle timeout, so the ALB always closes first (no 502 on reuse).
         timeout_keep_alive=settings.keep_alive_timeout_seconds,
-        timeout_graceful_shutdown=int(max(settings.drain_seconds * 4, 30)),
+        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
         access_log=False,
         log_config=None,
         proxy_headers=True,
         server_header=False,
     )
-    server = DrainingServer(config, app.state.readiness, settings.drain_seconds)
-    server.run()
-    return 0
 
 
 class DrainingServer:

@@ -63,7 +63,11 @@ class Settings(BaseSettings):
     cors_origins: CsvList = Field(default_factory=list)
     docs_enabled: bool = True
     keep_alive_timeout_seconds: int = Field(default=75, ge=1)  # above the ALB's 60 s idle timeout
+    # After SIGTERM: serve (readiness 503) for DRAIN_SECONDS, then give in-flight requests at most
+    # GRACEFUL_SHUTDOWN_SECONDS. In AWS both come from infra/config/environments.yaml (shutdown:), which also
+    # sizes the container's stopTimeout above their sum.
     drain_seconds: float = Field(default=5.0, ge=0)
+    graceful_shutdown_seconds: int = Field(default=10, ge=1)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     # Slow clients (slowloris): the request head and the body must each arrive within these limits.
     request_header_timeout_seconds: float = Field(default=10.0, gt=0)
