@@ -1,7 +1,8 @@
 """What the deployed ALB and ECS do with a target, read from the synthesized Tasks template.
 
 Health checks (path, interval, timeout, thresholds, expected code), the deregistration delay, the idle
-timeout and the task's shutdown timing (``DRAIN_SECONDS`` in the container's environment, ``StopTimeout``).
+timeout, the task's shutdown timing (``DRAIN_SECONDS`` and ``GRACEFUL_SHUTDOWN_SECONDS`` in the container's
+environment, ``StopTimeout``) and whether a task migrates on start (``MIGRATE_ON_START``).
 ``scaled()`` shortens every duration by one factor for the bounded CI form; the thresholds stay.
 """
 
@@ -14,6 +15,7 @@ from loadtests.tasks_template import Template, one_resource, resources
 
 ALB_DEFAULT_IDLE_TIMEOUT_S = 60.0  # when the template sets no idle_timeout.timeout_seconds attribute
 ECS_DEFAULT_STOP_TIMEOUT_S = 30.0  # Fargate's default when the container sets no StopTimeout
+APP_DEFAULT_GRACEFUL_SHUTDOWN_S = 10.0  # the API's own default (settings.graceful_shutdown_seconds)
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,10 @@ class AlbProfile:
     deregistration_delay_s: float
     idle_timeout_s: float
     drain_s: float
+    graceful_shutdown_s: float
     stop_timeout_s: float
+    # False: the deploy migrates once in a one-off task before the service update, not on container start.
+    migrate_on_start: bool
 
     def scaled(self, factor: float) -> AlbProfile:
         """Every duration but the idle timeout times ``factor`` (the bounded form runs the same sequence
@@ -41,6 +46,7 @@ class AlbProfile:
             timeout_s=min(self.timeout_s * factor, interval * 0.8),
             deregistration_delay_s=self.deregistration_delay_s * factor,
             drain_s=self.drain_s * factor,
+            graceful_shutdown_s=self.graceful_shutdown_s * factor,
             stop_timeout_s=self.stop_timeout_s * factor,
         )
 
@@ -88,5 +94,7 @@ def from_template(template: Template) -> AlbProfile:
         deregistration_delay_s=float(group_attrs.get("deregistration_delay.timeout_seconds", 300)),
         idle_timeout_s=float(lb_attrs.get("idle_timeout.timeout_seconds", ALB_DEFAULT_IDLE_TIMEOUT_S)),
         drain_s=float(env.get("DRAIN_SECONDS", 0)),
+        graceful_shutdown_s=float(env.get("GRACEFUL_SHUTDOWN_SECONDS", APP_DEFAULT_GRACEFUL_SHUTDOWN_S)),
+        migrate_on_start=str(env.get("MIGRATE_ON_START", "false")).lower() == "true",
         stop_timeout_s=float(container.get("StopTimeout", ECS_DEFAULT_STOP_TIMEOUT_S)),
     )

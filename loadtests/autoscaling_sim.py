@@ -8,7 +8,7 @@ Inputs, each from where the deployment takes it:
 
 - the scaling policy from the synthesized Tasks template: min/max capacity, each target-tracking policy's
   metric, target and cooldowns; the task's CPU size; the target group's health check (``alb.py``);
-- one task's measured capacity at that CPU size (``loadtests/capacity-measured.json``): the sustainable
+- one task's measured capacity at that CPU size (``infra/config/capacity-measured.json``): the sustainable
   req/s of the Locust mix, CPU per request, the p99 at each measured load, and the process's start-to-ready
   time under the same quota;
 - the step shape (``loadtests/plans.py``, ``LOAD_ENV=<env>``) and its users' request rate.
@@ -33,8 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra.scaling_targets import load_measurement, task_capacity
+
 from loadtests import alb, tasks_template
-from loadtests.capacity_targets import load_measurement, task_capacity
 from loadtests.plans import Stage, mean_user_rps, step_from_env, users_at
 from loadtests.runner import ROOT
 

@@ -35,8 +35,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from infra.scaling_targets import MEASUREMENT_FILE, derive, task_capacity
+
 from loadtests import cgroup_cpu, mix
-from loadtests.capacity_targets import MEASUREMENT_FILE, derive, task_capacity
 from loadtests.runner import ROOT
 from tests.support.net import free_port
 from tests.support.postgres import ThrowawayPostgres
@@ -340,7 +341,9 @@ def record(report: dict) -> int:
 
     MEASUREMENT_FILE.write_text(json.dumps(report, indent=1) + "\n")
     print(f"recorded {MEASUREMENT_FILE}; infra/config/environments.yaml must now say:")
-    print(f"  # scaling targets: loadtests/capacity_targets.py, capacity measured {report['measured_at']}")
+    print(
+        f"  # scaling targets: infra/src/infra/scaling_targets.py, capacity measured {report['measured_at']}"
+    )
     for name, env in load_environments().items():
         sizes = env.service
         peak = sizes.peak_requests_per_second or 0.0

@@ -23,7 +23,7 @@ from loadtests.alb import AlbProfile
 from loadtests.builds import Build
 from loadtests.haproxy import HaproxyAdmin
 from tests.support.net import free_port
-from tests.support.processes import LoggedProcess
+from tests.support.processes import LoggedProcess, run_once
 
 
 @dataclass
@@ -89,6 +89,16 @@ class Fleet:
         self._event("registered", replica)
         self._wait_healthy(replica)
         return replica
+
+    def migrate(self, build: Build) -> None:
+        """``tasks-api migrate`` of ``build`` run to its end, as the deploy's one-off ECS task."""
+        started = time.time()
+        run_once(
+            [sys.executable, "-m", "tasks_api", "migrate"], build.environment(self.base_env), self.workdir
+        )
+        with self._lock:
+            self.events.append({"t": time.time(), "event": "migrated", "slot": None, "build": build.name,
+                                "seconds": round(time.time() - started, 2)})  # fmt: skip
 
     def _wait_healthy(self, replica: Replica) -> None:
         deadline = time.monotonic() + self.start_timeout_s

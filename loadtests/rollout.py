@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import sys
 import time
@@ -122,10 +123,11 @@ class Run:
         env = stack.api_environment()
         env.update(
             {
-                # As the task definition runs it: migrate on start, drain on SIGTERM; INFO keeps the
-                # executor's "task executed" lines, which count the effects.
-                "MIGRATE_ON_START": "true",
+                # As the task definition runs it (shutdown timing scaled in the bounded form); INFO keeps
+                # the executor's "task executed" lines, which count the effects.
+                "MIGRATE_ON_START": str(self.profile.migrate_on_start).lower(),
                 "DRAIN_SECONDS": f"{self.profile.drain_s:.3f}",
+                "GRACEFUL_SHUTDOWN_SECONDS": str(max(1, math.ceil(self.profile.graceful_shutdown_s))),
                 "LOG_LEVEL": "INFO",
             }
         )
@@ -221,6 +223,8 @@ class Run:
             self._align_roll_with_a_slot()
         new = make_expand_build(self.workdir)
         with self.phase("roll"):
+            if not self.profile.migrate_on_start:
+                fleet.migrate(new)  # the deploy's one-off migration task, before the service update
             for old in fleet.running(CURRENT):
                 fleet.launch(new)
                 fleet.retire(old)
@@ -264,8 +268,8 @@ class Run:
 
 
 def served_by_old_build_after_migration(events: list[dict[str, object]], records: list[RequestRecord]) -> int:
-    """Requests the checkout's build answered (2xx) after the first new replica had migrated the schema
-    (it is healthy only once migrated) and before that old replica was deregistered."""
+    """Requests the checkout's build answered (2xx) after the new build migrated the schema (its one-off
+    migration, or its first replica, healthy only once migrated) and before that old replica left."""
     migrated = min(
         (float(e["t"]) for e in events if e["build"] == "new" and e["event"] == "healthy"), default=None
     )

@@ -7,7 +7,11 @@ from idp.passwords import MIN_PASSWORD_LENGTH
 
 from tests.infra.conftest import DEPLOYED_INPUTS
 
-WEB_SCOPES = ["openid", "email", "profile"]  # what the web app uses; no phone, no aws.cognito.signin.user.admin
+WEB_SCOPES = [
+    "openid",
+    "email",
+    "profile",
+]  # what the web app uses; no phone, no aws.cognito.signin.user.admin
 
 
 def test_user_pool_requires_totp_mfa_only_and_signs_in_with_email(synth_env):

@@ -1,5 +1,5 @@
 """The Tasks service's scaling targets in infra/config/environments.yaml are the ones derived from the
-recorded capacity measurement (loadtests/capacity-measured.json), and the file names that measurement.
+recorded capacity measurement (infra/config/capacity-measured.json), and the file names that measurement.
 
 Changing a target by hand, or recording a new measurement without updating the config, fails here with the
 values to write. A new measurement: `uv run python -m loadtests.capacity --record` (docs/performance.md).
@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 from infra.environments import CONFIG_FILE, Environment
-
-from loadtests.capacity_targets import ScalingTargets, derive, load_measurement, task_capacity
+from infra.scaling_targets import ScalingTargets, derive, load_measurement, task_capacity
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +22,7 @@ def test_the_config_names_the_recorded_measurement(measurement: dict) -> None:
     assert stamp in CONFIG_FILE.read_text(), (
         f"{CONFIG_FILE.name} must say which measurement its scaling targets come from: add '{stamp}' to the "
         "comment above the environments, with the targets `python -m loadtests.capacity --from-report "
-        "loadtests/capacity-measured.json` prints"
+        "infra/config/capacity-measured.json` prints"
     )
 
 

@@ -27,7 +27,9 @@ PROFILE = AlbProfile(
     deregistration_delay_s=0.1,
     idle_timeout_s=60,
     drain_s=0,
+    graceful_shutdown_s=1,
     stop_timeout_s=1,
+    migrate_on_start=False,
 )
 SLOTS = ["task1", "task2"]
 

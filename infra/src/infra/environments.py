@@ -68,7 +68,7 @@ class ServiceSizes:
     requests_per_target: int | None = 1000
     scale_out_cooldown_seconds: int = 60
     scale_in_cooldown_seconds: int = 120
-    # The planned peak (requests/s) that max_tasks is sized for (loadtests/capacity_targets.py).
+    # The planned peak (requests/s) that max_tasks is sized for (infra/scaling_targets.py).
     peak_requests_per_second: float | None = None
 
     def __post_init__(self) -> None:

@@ -1,10 +1,10 @@
 """The Tasks service's scaling targets, derived from a recorded capacity measurement.
 
-The measurement (``python -m loadtests.capacity --record``) is kept in ``loadtests/capacity-measured.json``;
-``infra/config/environments.yaml`` carries the targets this module derives from it, with a comment naming
-the measurement (its ``measured_at``). ``tests/infra/test_scaling_targets.py`` fails when the two drift:
-edit the config without a new measurement, or record one without updating the config, and it says which
-value to write.
+The measurement (``python -m loadtests.capacity --record``) is kept in
+``infra/config/capacity-measured.json``; ``infra/config/environments.yaml`` beside it carries the targets
+this module derives from it, with a comment naming the measurement (its ``measured_at``).
+``tests/infra/test_scaling_targets.py`` fails when the two drift: edit the config without a new
+measurement, or record one without updating the config, and it says which values to write.
 
 The rules:
 
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-MEASUREMENT_FILE = Path(__file__).resolve().parent / "capacity-measured.json"
+MEASUREMENT_FILE = Path(__file__).resolve().parents[2] / "config" / "capacity-measured.json"
 HEADROOM = 0.4
 CPU_MARGIN = 1.25
 CPU_TARGET_RANGE = (20, 80)
