@@ -99,11 +99,16 @@ def task_model(
     measurement: dict[str, Any], policy: ScalingPolicy, profile: alb.AlbProfile, provision_s: float
 ) -> TaskModel:
     capacity = task_capacity(measurement, policy.cpu_units)
-    quota = next(q for q in measurement["quotas"] if math.isclose(q["vcpu"], capacity.vcpu))
+    # The p99 curve of the quota the throughput figure comes from (task_capacity takes the best measured at
+    # this size or below), its sustainable levels only.
+    quota = max(
+        (q for q in measurement["quotas"] if q["vcpu"] <= capacity.vcpu + 1e-9),
+        key=lambda q: q["workloads"]["mix"]["sustainable_rps"],
+    )
     levels = sorted(
         (lv["rps"] / capacity.mix_rps, lv["p99_ms"])
         for lv in quota["workloads"]["mix"]["levels"]
-        if lv["rps"] <= capacity.mix_rps
+        if lv["errors"] == 0 and lv["p99_ms"] < 100 and lv["rps"] <= capacity.mix_rps
     )
     health = profile.interval_s / 2 + profile.seconds_to_healthy  # the first check comes within an interval
     return TaskModel(
@@ -286,6 +291,7 @@ def draw(seconds: Sequence[Second], out: Path, title: str) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     minutes = [s.t / 60 for s in seconds]
     fig, (tasks_ax, rps_ax, p99_ax) = plt.subplots(3, 1, figsize=(11, 8), sharex=True, dpi=100)
@@ -303,6 +309,7 @@ def draw(seconds: Sequence[Second], out: Path, title: str) -> Path:
         )
         tasks_ax.set_ylabel("ECS tasks")
         tasks_ax.set_ylim(0, max(s.desired for s in seconds) + 1)
+        tasks_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         tasks_ax.legend(loc="upper left")
         tasks_ax.set_title(title)
         rps_ax.plot(minutes, [s.offered_rps for s in seconds], color="tab:green", label="offered req/s")
@@ -319,6 +326,7 @@ def draw(seconds: Sequence[Second], out: Path, title: str) -> Path:
         )
         p99_ax.axhline(100, color="tab:red", ls=":", lw=1)
         p99_ax.set_yscale("log")
+        p99_ax.set_ylim(1, max(1000.0, max(min(s.p99_ms, 5000) for s in seconds) * 1.5))
         p99_ax.set_ylabel("p99 ms (log)")
         p99_ax.set_xlabel("minutes into the step shape")
         p99_ax.legend(loc="upper left")

@@ -155,6 +155,7 @@ class Level:
     p50_ms: float
     p99_ms: float
     errors: int
+    warmup_requests: int = 0  # sent before the measured window (they cost CPU too)
 
     @property
     def sustainable(self) -> bool:
@@ -162,7 +163,8 @@ class Level:
 
 
 async def drive(port: int, users: list[User], seconds: float, warmup: float = 1.0) -> Level:
-    await asyncio.gather(*(_connection(port, u, time.perf_counter() + warmup, []) for u in users))
+    warm: list[float] = []
+    await asyncio.gather(*(_connection(port, u, time.perf_counter() + warmup, warm) for u in users))
     latencies: list[float] = []
     started = time.perf_counter()
     errors = await asyncio.gather(*(_connection(port, u, started + seconds, latencies) for u in users))
@@ -176,6 +178,7 @@ async def drive(port: int, users: list[User], seconds: float, warmup: float = 1.
         p50_ms=round(statistics.median(ordered) * 1000, 2) if ordered else float("inf"),
         p99_ms=round(p99 * 1000, 2),
         errors=sum(errors),
+        warmup_requests=len(warm),
     )
 
 
@@ -221,7 +224,7 @@ async def seed_lists(port: int, users: list[User]) -> None:
 
 def measure_workload(port: int, tokens: TokenFactory, list_only: bool, seconds: float, pid: int) -> dict:
     levels: list[Level] = []
-    cpu_before, requests = cpu_seconds(pid), 0
+    cpu_used, requests = 0.0, 0
     for n, connections in enumerate(LEVELS):
         kind = "list" if list_only else "mix"
         users = [
@@ -229,11 +232,12 @@ def measure_workload(port: int, tokens: TokenFactory, list_only: bool, seconds: 
             for i in range(connections)
         ]
         if list_only:
-            asyncio.run(seed_lists(port, users))
-            cpu_before, requests = cpu_seconds(pid), 0  # seeding is not what is measured
+            asyncio.run(seed_lists(port, users))  # not what is measured: CPU counted from here
+        cpu_before = cpu_seconds(pid)
         runs = [asyncio.run(drive(port, users, seconds)) for _ in range(REPEATS)]
+        cpu_used += cpu_seconds(pid) - cpu_before
         level = max(runs, key=lambda lv: (lv.sustainable, lv.rps))
-        requests += sum(run.requests for run in runs)
+        requests += sum(run.requests + run.warmup_requests for run in runs)
         levels.append(level)
         print(f"    {kind:4} {connections:3} conn: {level.rps:8.1f} req/s  p50 {level.p50_ms:7.2f} ms  "
               f"p99 {level.p99_ms:7.2f} ms  errors {level.errors}", flush=True)  # fmt: skip
@@ -245,7 +249,7 @@ def measure_workload(port: int, tokens: TokenFactory, list_only: bool, seconds: 
         "sustainable_rps": best.rps if best else 0.0,
         "at_connections": best.connections if best else 0,
         "p99_ms_at_sustainable": best.p99_ms if best else None,
-        "cpu_ms_per_request": round((cpu_seconds(pid) - cpu_before) * 1000 / max(requests, 1), 3),
+        "cpu_ms_per_request": round(cpu_used * 1000 / max(requests, 1), 3),
         "levels": [asdict(lv) for lv in levels],
     }
 

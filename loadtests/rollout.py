@@ -29,6 +29,7 @@ import datetime as dt
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -77,7 +78,7 @@ class Settings:
 
 
 FULL = Settings(3, 20, 0.2, 1.0, 30, 20, 5, 1.0)
-BOUNDED = Settings(3, 8, 0.2, 1.0, 10, 5, 4, BOUNDED_TIME_FACTOR)
+BOUNDED = Settings(3, 8, 0.2, 1.0, 5, 5, 4, BOUNDED_TIME_FACTOR)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -317,25 +318,36 @@ def main(argv: list[str] | None = None) -> int:
     settings = BOUNDED if args.bounded else FULL
     if args.users:
         settings = Settings(**{**asdict(settings), "users": args.users})
-    say(f"reading the Tasks stack's template ({args.template or 'synth ' + args.env})")
-    profile = alb.from_template(tasks_template.load(args.template, args.env))
-    if settings.time_factor != 1.0:
-        profile = profile.scaled(settings.time_factor)
-    print(f"ALB profile ({args.env}{', bounded' if args.bounded else ''}): {profile}", flush=True)
     workdir = args.workdir.resolve()
-    import shutil
-
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    run = Run(settings, profile, workdir)
     request_log = workdir / "requests.jsonl"
     with contextlib.ExitStack() as resources:
+        template = args.template
+        synth = None
+        if template is None:
+            # The synth (10-30 s of jsii) runs while PostgreSQL and the IdP start.
+            template = workdir / f"tasks-{args.env}.template.json"
+            say(f"synthesizing the {args.env} Tasks stack")
+            synth = LoggedProcess(
+                [sys.executable, "-m", "loadtests.tasks_template", "--env", args.env, "--out", str(template)],
+                workdir / "synth.log",
+                cwd=ROOT,
+            ).spawn()
+            resources.callback(synth.stop, 5)
         url = resources.enter_context(database())
         stack = resources.enter_context(
             LocalStack(
                 StackConfig(database_url=url, workdir=workdir, cheap_password_hashing=True, serve_api=False)
             )
         )
+        if synth is not None and synth.process is not None and synth.process.wait(timeout=300) != 0:
+            raise RuntimeError(f"the synth failed; see {synth.log}")
+        profile = alb.from_template(tasks_template.load(template, args.env))
+        if settings.time_factor != 1.0:
+            profile = profile.scaled(settings.time_factor)
+        print(f"ALB profile ({args.env}{', bounded' if args.bounded else ''}): {profile}", flush=True)
+        run = Run(settings, profile, workdir)
         api_url, admin = resources.enter_context(run.haproxy())
         fleet = Fleet(admin, profile, SLOTS, workdir, run.replica_environment(stack))
         resources.callback(fleet.stop_all)
