@@ -3,7 +3,7 @@ ENV ?= sandbox
 DRY_RUN ?=
 INFRA_CDK := infra/node_modules/.bin/cdk
 
-.PHONY: synth preflight preflight-table diff deploy bootstrap infra-cli
+.PHONY: synth preflight preflight-table diff deploy destroy bootstrap infra-cli
 
 # The CDK CLI pinned in infra/package-lock.json, installed locally (never globally).
 $(INFRA_CDK): infra/package.json infra/package-lock.json
@@ -21,11 +21,14 @@ preflight: install  ## offline: would the organization's SCPs let the CDK execut
 preflight-table: install  ## regenerate the resource-type -> IAM actions table from the CloudFormation schemas
 	$(UV) run --frozen python -m infra.preflight.table
 
-diff: install $(INFRA_CDK)  ## cdk diff of ENV's stacks against what is deployed
-	$(UV) run --frozen python -m infra.deploy diff --env $(ENV)
+diff: install $(if $(DRY_RUN),,$(INFRA_CDK))  ## cdk diff of ENV's stacks against what is deployed; DRY_RUN=1 prints the commands
+	$(UV) run --frozen python -m infra.deploy diff --env $(ENV) $(if $(DRY_RUN),--dry-run)
 
 deploy: install $(if $(DRY_RUN),,$(INFRA_CDK))  ## deploy ENV (checks, preflight, IdP -> Tasks -> Frontend); DRY_RUN=1 prints the plan
 	$(UV) run --frozen python -m infra.deploy deploy --env $(ENV) $(if $(DRY_RUN),--dry-run)
+
+destroy: install $(if $(DRY_RUN),,$(INFRA_CDK))  ## tear ENV down in reverse order (Frontend, Tasks, IdP); DRY_RUN=1 prints it; prod needs CONFIRM=prod
+	$(UV) run --frozen python -m infra.deploy destroy --env $(ENV) $(if $(DRY_RUN),--dry-run) $(if $(CONFIRM),--confirm $(CONFIRM))
 
 bootstrap: install $(if $(DRY_RUN),,$(INFRA_CDK))  ## once per account: cdk bootstrap ENV's Security and workload accounts
 	$(UV) run --frozen python -m infra.deploy bootstrap --env $(ENV) $(if $(DRY_RUN),--dry-run)

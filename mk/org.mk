@@ -10,7 +10,7 @@ org-validate: install  ## check organization.yaml and its policies (no AWS calls
 org-plan: install  ## show what city-org apply would change (PROFILE=... optional)
 	$(UV) run city-org plan --spec $(ORG_SPEC) $(if $(PROFILE),--profile $(PROFILE)) $(ORG_ARGS)
 
-org-apply: install  ## make the organization match the spec (asks first; ORG_ARGS=--allow-delete to delete)
+org-apply: install  ## make the organization match the spec (asks first; ORG_ARGS=--allow-delete[=N] to delete)
 	$(UV) run city-org apply --spec $(ORG_SPEC) $(if $(PROFILE),--profile $(PROFILE)) $(ORG_ARGS)
 
 org-drift: install  ## list what AWS holds that the spec does not

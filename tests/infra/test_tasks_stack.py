@@ -12,10 +12,24 @@ from tasks_api.settings import Settings
 from tests.infra.conftest import DEPLOYED_INPUTS
 
 
-def _container(synth) -> dict:
-    task_def = next(iter(synth.resources("Tasks", "AWS::ECS::TaskDefinition").values()))
-    (container,) = task_def["Properties"]["ContainerDefinitions"]
+def _container(synth, name: str = "api") -> dict:
+    """The one container called `name` (api: the HTTP service; worker: the scheduler)."""
+    (container,) = [
+        c
+        for task_def in synth.resources("Tasks", "AWS::ECS::TaskDefinition").values()
+        for c in task_def["Properties"]["ContainerDefinitions"]
+        if c["Name"] == name
+    ]
     return container
+
+
+def _api_service(synth) -> tuple[str, dict]:
+    (found,) = [
+        (k, v)
+        for k, v in synth.resources("Tasks", "AWS::ECS::Service").items()
+        if "LoadBalancers" in v["Properties"]
+    ]
+    return found
 
 
 def test_task_runs_on_arm64_with_the_configured_size(synth_env, env_name):
@@ -81,14 +95,21 @@ def test_api_environment_carries_auth_cors_zone_and_bus(sandbox_deployed):
     assert container["PortMappings"][0]["ContainerPort"] == 8080
 
 
-def test_task_role_may_put_events_on_its_bus_only(sandbox_deployed):
+def test_only_the_worker_may_put_events_and_only_on_its_bus(sandbox_deployed):
     policies = sandbox_deployed.resources("Tasks", "AWS::IAM::Policy")
     bus_id = next(iter(sandbox_deployed.resources("Tasks", "AWS::Events::EventBus")))
     statements = [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
-    put = [s for s in statements if s["Action"] == "events:PutEvents"]
-    assert put == [
+    put = [
+        (name, s)
+        for name, p in policies.items()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Action"] == "events:PutEvents"
+    ]
+    assert [s for _, s in put] == [
         {"Action": "events:PutEvents", "Effect": "Allow", "Resource": {"Fn::GetAtt": [bus_id, "Arn"]}}
     ]
+    assert put[0][0].startswith("WorkerTaskTaskRole")
+    assert statements
 
 
 def test_without_idp_outputs_synth_still_works_and_warns(synth_env):
@@ -135,7 +156,7 @@ def test_database_port_is_open_only_to_the_service(synth_env, env_name):
     cluster = next(iter(synth.resources("Tasks", "AWS::RDS::DBCluster").values()))
     (db_sg,) = cluster["Properties"]["VpcSecurityGroupIds"]
     db_sg_id = db_sg["Fn::GetAtt"][0]
-    service = next(iter(synth.resources("Tasks", "AWS::ECS::Service").values()))
+    _, service = _api_service(synth)
     (service_sg,) = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"]
     ingress = [
         r["Properties"]
@@ -199,7 +220,9 @@ def test_migrations_run_as_a_one_off_task_before_the_service_update(synth_env):
     resources = synth.templates["Tasks"]["Resources"]
     (migrations_id,) = [k for k, v in resources.items() if v["Type"] == "Custom::DatabaseMigrations"]
     migrations = resources[migrations_id]
-    task_def_id = next(iter(synth.resources("Tasks", "AWS::ECS::TaskDefinition")))
+    task_def_id = next(
+        k for k in synth.resources("Tasks", "AWS::ECS::TaskDefinition") if k.startswith("ApiTask")
+    )
     cluster_id = next(iter(synth.resources("Tasks", "AWS::ECS::Cluster")))
     props = migrations["Properties"]
     assert props["Command"] == ["migrate"]  # the image's entrypoint is `tasks-api`
@@ -207,7 +230,7 @@ def test_migrations_run_as_a_one_off_task_before_the_service_update(synth_env):
     # A new task definition (new image or settings) changes this property, so each such deploy migrates.
     assert props["TaskDefinition"] == {"Ref": task_def_id}
     assert props["Cluster"] == {"Ref": cluster_id}
-    service_id, service = next(iter(synth.resources("Tasks", "AWS::ECS::Service").items()))
+    service_id, service = _api_service(synth)
     assert migrations_id in service["DependsOn"]
     service_groups = service["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"]
     assert props["SecurityGroups"] == service_groups
@@ -375,3 +398,43 @@ def test_event_bus_for_task_executions(synth_env, env_name):
     synth_env(env_name).template("Tasks").has_resource_properties(
         "AWS::Events::EventBus", {"Name": f"city-tasks-{env_name}"}
     )
+
+
+def test_the_scheduler_runs_as_its_own_service_and_never_in_the_api_tasks(synth_env, env_name):
+    synth = synth_env(env_name)
+    api_env = {e["Name"]: e["Value"] for e in _container(synth)["Environment"]}
+    assert api_env["SCHEDULER_ENABLED"] == "false"  # API tasks never poll the database
+    worker = _container(synth, "worker")
+    assert worker["Command"] == ["worker"]  # `tasks-api worker`
+    worker_env = {e["Name"]: e["Value"] for e in worker["Environment"]}
+    assert "SCHEDULER_ENABLED" not in worker_env
+    assert worker_env["SCHEDULER_LEASE_SECONDS"] == str(synth.config.scheduler.lease_seconds)
+    # On SIGTERM the worker finishes its batch within half a lease; SIGKILL comes after that.
+    assert worker["StopTimeout"] > synth.config.scheduler.lease_seconds / 2
+    assert worker["Secrets"] == _container(synth)["Secrets"]
+
+    services = synth.resources("Tasks", "AWS::ECS::Service")
+    api_id, api = _api_service(synth)
+    (worker_id,) = set(services) - {api_id}
+    props = services[worker_id]["Properties"]
+    assert props["DesiredCount"] == synth.config.scheduler.worker_tasks
+    assert "LoadBalancers" not in props
+    network = props["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert (
+        network["SecurityGroups"]
+        == api["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]["SecurityGroups"]
+    )
+    migrations = next(
+        k
+        for k, v in synth.templates["Tasks"]["Resources"].items()
+        if v["Type"] == "Custom::DatabaseMigrations"
+    )
+    assert migrations in services[worker_id]["DependsOn"]
+
+
+def test_sandbox_lets_aurora_pause(environments):
+    """Nothing polls sandbox's database: no scheduler in the API, no worker task, Aurora min 0 ACU."""
+    sandbox = environments["sandbox"]
+    assert sandbox.scheduler.worker_tasks == 0
+    assert sandbox.database.min_acu == 0
+    assert environments["prod"].scheduler.worker_tasks >= 1

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import boto3
+import pytest
 from city_org.aws import OrgClients
 from city_org.cli import main
 from city_org.state import SUSPENDED_AT_TAG, SUSPENDED_REASON_TAG, read_state
@@ -165,7 +166,7 @@ def test_drift_reports_a_manual_move_a_hand_attached_scp_and_a_console_assignmen
     remaining = {(c["action"], c["kind"]) for c in plan_changes(spec_copy)}
     assert remaining == {("delete", "attachment"), ("delete", "policy"), ("delete", "assignment")}
 
-    apply(spec_copy, "--allow-delete")
+    apply(spec_copy, "--allow-delete=3")
     assert plan_changes(spec_copy) == []
     code, out, _ = run("drift", "--spec", str(spec_copy), "--detailed-exitcode")
     assert (code, out.strip()) == (0, "No drift: AWS holds nothing the spec does not describe.")
@@ -285,7 +286,7 @@ def test_allow_delete_removes_what_was_made_by_hand(organization: OrgClients, sp
     }
     out = apply(spec_copy)
     assert out.count("needs --allow-delete") == 6
-    out = apply(spec_copy, "--allow-delete")
+    out = apply(spec_copy, "--allow-delete=6")
     assert "deleted ou Legacy/Old" in out
     assert out.index("deleted ou Legacy/Old") < out.index("deleted ou Legacy\n")
     assert out.index("deleted membership console-admins/intruder") < out.index("deleted group console-admins")
@@ -311,3 +312,74 @@ def test_reinstate_lifts_the_suspension_and_apply_restores_access(
     assert plan_changes(spec_copy) == []
     code, _, err = run("reinstate", "sandbox", "--spec", str(spec_copy))
     assert (code, err.strip()) == (1, "city-org: account sandbox is not suspended")
+
+
+def _hand_made_identity_center(organization: OrgClients) -> None:
+    state = read_state(organization)
+    ids = boto3.client("identitystore")
+    store = state.identity_store_id
+    user = ids.create_user(
+        IdentityStoreId=store,
+        UserName="break-glass",
+        DisplayName="Break Glass",
+        Name={"GivenName": "Break", "FamilyName": "Glass"},
+        Emails=[{"Value": "break-glass@example.com", "Primary": True}],
+    )["UserId"]
+    group = ids.create_group(IdentityStoreId=store, DisplayName="emergency")["GroupId"]
+    ids.create_group_membership(IdentityStoreId=store, GroupId=group, MemberId={"UserId": user})
+    boto3.client("sso-admin").create_permission_set(InstanceArn=state.instance_arn, Name="Emergency")
+    org = boto3.client("organizations")
+    policy = org.create_policy(
+        Name="customer-scp",
+        Description="made by the security team",
+        Type="SERVICE_CONTROL_POLICY",
+        Content=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "ec2:*", "Resource": "*"}]}
+        ),
+    )["Policy"]["PolicySummary"]["Id"]
+    org.attach_policy(PolicyId=policy, TargetId=state.ous["Security"])
+    org.create_organizational_unit(ParentId=state.root_id, Name="Legacy")
+
+
+def test_protected_things_are_never_deleted_whatever_the_flags(
+    organization: OrgClients, spec_copy: Path
+) -> None:
+    apply(spec_copy)
+    _hand_made_identity_center(organization)
+    spec_copy.write_text(
+        spec_copy.read_text()
+        + "\nprotected:\n  users: [break-glass]\n  groups: [emergency]\n  permission_sets: [Emergency]\n"
+        "  policies: [customer-scp]\n"
+    )
+    planned = {(c["action"], c["kind"], c["key"]) for c in plan_changes(spec_copy)}
+    assert planned == {("delete", "ou", "Legacy")}  # the only unprotected thing made by hand
+    out = apply(spec_copy, "--allow-delete=1")
+    assert "deleted ou Legacy" in out
+    after = read_state(organization)
+    assert "break-glass" in after.users
+    assert "emergency" in after.groups
+    assert "Emergency" in after.permission_sets
+    assert ("customer-scp", "Security") in after.attachments
+
+
+def test_an_unattended_apply_deletes_only_when_the_count_is_confirmed(
+    organization: OrgClients, spec_copy: Path
+) -> None:
+    apply(spec_copy)
+    _hand_made_identity_center(organization)
+    # break-glass, emergency, its membership, Emergency, customer-scp, its attachment and Legacy
+    code, out, err = run("apply", "--spec", str(spec_copy), "--auto-approve", "--allow-delete")
+    assert code == 1
+    assert "would delete 7 thing(s) unattended" in err
+    assert "--allow-delete=7" in err
+    code, out, err = run("apply", "--spec", str(spec_copy), "--auto-approve", "--allow-delete=2")
+    assert code == 1
+    assert "--allow-delete=2, but the plan deletes 7" in err
+    assert "deleted" not in out
+    assert "break-glass" in read_state(organization).users  # nothing was applied
+    with pytest.raises(SystemExit) as usage_error:  # argparse: usage and exit 2, before any AWS call
+        run("apply", "--spec", str(spec_copy), "--auto-approve", "--allow-delete=x")
+    assert usage_error.value.code == 2
+    out = apply(spec_copy, "--allow-delete=7")
+    assert "deleted user break-glass" in out
+    assert plan_changes(spec_copy) == []

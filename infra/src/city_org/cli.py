@@ -43,7 +43,16 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when changes are pending")
     show.add_argument("--no-color", action="store_true")
     run = commands.add_parser("apply", parents=[common], help="make AWS match the spec")
-    run.add_argument("--allow-delete", action="store_true", help="also delete what the spec no longer holds")
+    run.add_argument(
+        "--allow-delete",
+        nargs="?",
+        const=-1,
+        type=_deletions,
+        default=None,
+        metavar="N",
+        help="also delete what the spec no longer holds (never what it lists under protected:); with "
+        "--auto-approve the number of deletions must be given: --allow-delete=N",
+    )
     run.add_argument("--auto-approve", action="store_true", help="do not ask before applying")
     look = commands.add_parser("drift", parents=[common], help="list what AWS holds that the spec does not")
     look.add_argument("--json", action="store_true", help='print {"drift": [...]}')
@@ -54,6 +63,28 @@ def _parser() -> argparse.ArgumentParser:
     restore = commands.add_parser("reinstate", parents=[common], help="lift a suspension (then run apply)")
     restore.add_argument("account", help="account name or id")
     return parser
+
+
+def _deletions(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"expected the number of deletions, got {value!r}")
+    return int(value)
+
+
+def _check_deletions(allowed: int | None, auto_approve: bool, deletions: int) -> None:
+    """An unattended apply deletes only when the command line names how many deletions it expects."""
+    if allowed is None or deletions == 0:
+        return
+    if allowed == -1 and auto_approve:
+        raise CityOrgError(
+            f"this apply would delete {deletions} thing(s) unattended; read the plan above and confirm the "
+            f"number with --allow-delete={deletions} (nothing was applied)"
+        )
+    if allowed >= 0 and allowed != deletions:
+        raise CityOrgError(
+            f"--allow-delete={allowed}, but the plan deletes {deletions} thing(s); check the spec for a typo "
+            "and read the plan above (nothing was applied)"
+        )
 
 
 def _default_clients(args: argparse.Namespace) -> OrgClients:
@@ -98,12 +129,14 @@ def _run(
     print(render_plan(changes), file=out)
     if not changes:
         return 0
+    _check_deletions(args.allow_delete, args.auto_approve, sum(c.action == "delete" for c in changes))
     if not args.auto_approve:
         print("Apply these changes? Only 'yes' is accepted: ", end="", file=out, flush=True)
         if stdin.readline().strip() != "yes":
             print("Nothing applied.", file=out)
             return 1
-    result = Applier(clients, spec, state, allow_delete=args.allow_delete, out=out).apply(changes)
+    allow_delete = args.allow_delete is not None
+    result = Applier(clients, spec, state, allow_delete=allow_delete, out=out).apply(changes)
     print(f"Applied {len(result.applied)} change(s); skipped {len(result.skipped)} deletion(s).", file=out)
     return 0
 

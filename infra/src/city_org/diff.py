@@ -356,11 +356,35 @@ def _plan_assignments(spec: OrganizationSpec, state: LiveState) -> list[Change]:
 
 
 def plan(spec: OrganizationSpec, state: LiveState) -> list[Change]:
-    """Every change that would make AWS match the spec, in the order apply runs them."""
+    """Every change that would make AWS match the spec, in the order apply runs them. Deleting anything
+    the spec's `protected:` list names is never planned."""
     changes = _plan_organization(spec, state)
     if state.instance_arn is not None and spec.manages_identity_center:
         changes.extend(_plan_identity_center(spec, state))
-    return sorted(changes, key=lambda change: change.order)
+    kept = [c for c in changes if not (c.action == "delete" and is_protected(spec, c))]
+    return sorted(kept, key=lambda change: change.order)
+
+
+def is_protected(spec: OrganizationSpec, change: Change) -> bool:
+    """Does the change touch something on the spec's `protected:` list (directly or through a link)?"""
+    kept = spec.protected
+    before = change.before or {}
+    if change.kind == "user":
+        return change.key in kept.users
+    if change.kind == "group":
+        return change.key in kept.groups
+    if change.kind == "permission_set":
+        return change.key in kept.permission_sets
+    if change.kind == "policy":
+        return change.key in kept.policies
+    if change.kind == "attachment":
+        return before.get("policy") in kept.policies
+    if change.kind == "membership":
+        return before.get("group") in kept.groups or before.get("user") in kept.users
+    if change.kind == "assignment":
+        principals = kept.groups if before.get("principal_type") == "GROUP" else kept.users
+        return before.get("principal") in principals or before.get("permission_set") in kept.permission_sets
+    return False
 
 
 _DRIFT_WORDS = {

@@ -77,6 +77,18 @@ class AssignmentSpec:
 
 
 @dataclass(frozen=True)
+class ProtectedSpec:
+    """What city-org never deletes, whatever the flags: break-glass principals, groups, permission sets and
+    policies (customer SCPs) that AWS holds outside the spec. Their memberships, assignments and SCP
+    attachments are kept too."""
+
+    users: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+    permission_sets: frozenset[str] = frozenset()
+    policies: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class OrganizationSpec:
     ous: tuple[str, ...]  # paths, parents before children
     suspended_ou: str
@@ -88,6 +100,7 @@ class OrganizationSpec:
     assignments: tuple[AssignmentSpec, ...]
     # Without an identity_center section Identity Center is left alone: nothing planned, nothing deleted.
     manages_identity_center: bool = True
+    protected: ProtectedSpec = field(default_factory=ProtectedSpec)
 
     def account(self, name: str) -> AccountSpec | None:
         return next((a for a in self.accounts if a.name == name), None)
@@ -186,6 +199,7 @@ def load_spec(path: str | Path) -> OrganizationSpec:
             "service_control_policies",
             "accounts",
             "identity_center",
+            "protected",
         },
         {"organizational_units", "suspended_ou"},
     )
@@ -383,6 +397,13 @@ def load_spec(path: str | Path) -> OrganizationSpec:
             check.problem(at, 'needs "accounts" or "ous"')
         assignments.append(AssignmentSpec(principal_type, principal, permission_set, targets, target_ous))
 
+    kept = check.mapping(
+        top.get("protected") or {}, "protected", {"users", "groups", "permission_sets", "policies"}, set()
+    )
+    protected = ProtectedSpec(
+        **{key: frozenset(check.names(kept.get(key), f"protected.{key}")) for key in kept}  # type: ignore[arg-type]
+    )
+
     if check.problems:
         raise SpecError(check.problems)
     return OrganizationSpec(
@@ -395,4 +416,5 @@ def load_spec(path: str | Path) -> OrganizationSpec:
         permission_sets=tuple(permission_sets),
         assignments=tuple(assignments),
         manages_identity_center="identity_center" in top,
+        protected=protected,
     )

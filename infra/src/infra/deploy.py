@@ -442,9 +442,10 @@ def synth(config: Environment, outdir: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.deploy", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["synth", "diff", "deploy", "bootstrap"])
+    parser.add_argument("command", choices=["synth", "diff", "deploy", "bootstrap", "destroy"])
     parser.add_argument("--env", required=True, choices=ENVIRONMENT_NAMES)
     parser.add_argument("--dry-run", action="store_true", help="print the plan and commands; call nothing")
+    parser.add_argument("--confirm", default=None, help="destroy: the environment's name, required for prod")
     args = parser.parse_args(argv)
     try:
         config = get_environment(args.env)
@@ -456,12 +457,23 @@ def main(argv: list[str] | None = None) -> int:
             diff(config, Runner(dry_run=args.dry_run))
         elif args.command == "bootstrap":
             bootstrap(config, Runner(dry_run=args.dry_run))
+        elif args.command == "destroy":
+            from infra.destroy import destroy
+
+            destroy(config, Runner(dry_run=args.dry_run), confirm=args.confirm)
         else:
             deploy(config, Runner(dry_run=args.dry_run))
-    except (DeployError, ConfigError) as exc:
+    except (DeployError, _imported_deploy_error(), ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _imported_deploy_error() -> type[Exception]:
+    """Under `python -m infra.deploy` this module is __main__; infra.destroy raises infra.deploy's class."""
+    from infra.deploy import DeployError as imported
+
+    return imported
 
 
 def _client_ids(idp_outputs: dict[str, str]) -> str:

@@ -192,6 +192,36 @@ class Shutdown:
 
 
 @dataclass(frozen=True)
+class Scheduler:
+    """The scheduler runs as its own small ECS service (`tasks-api worker`), never inside the API tasks.
+
+    `worker_tasks: 0` stops it: nothing polls the database then, so an Aurora cluster with min_acu 0 can
+    pause (scheduled tasks do not fire meanwhile). Executions stay exactly-once with several workers.
+    """
+
+    worker_tasks: int = 1
+    cpu: int = 256
+    memory_mib: int = 512
+    # A claimed batch is someone else's after this long; the worker finishes its batch in half of it on
+    # SIGTERM, so its stopTimeout is derived from it (worker_stop_timeout_seconds).
+    lease_seconds: int = 60
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.worker_tasks <= 4:
+            raise ConfigError(f"scheduler.worker_tasks must be 0..4, got {self.worker_tasks}")
+        allowed = _FARGATE_MEMORY.get(self.cpu)
+        if allowed is None or self.memory_mib not in allowed:
+            raise ConfigError(
+                f"scheduler: cpu {self.cpu} / memory_mib {self.memory_mib} is not a Fargate size"
+            )
+        if not 10 <= self.lease_seconds <= 2 * (_MAX_STOP_TIMEOUT_SECONDS - 10):
+            raise ConfigError(f"scheduler.lease_seconds must be 10..220, got {self.lease_seconds}")
+
+    def worker_stop_timeout_seconds(self, margin_seconds: int) -> int:
+        return min(self.lease_seconds // 2 + margin_seconds, _MAX_STOP_TIMEOUT_SECONDS)
+
+
+@dataclass(frozen=True)
 class Environment:
     """One deployment: the workload account and the Security account that hosts its IdP."""
 
@@ -215,6 +245,7 @@ class Environment:
     callback_path: str = "/auth/callback"
     domains: Domains = field(default_factory=Domains)
     shutdown: Shutdown = field(default_factory=Shutdown)
+    scheduler: Scheduler = field(default_factory=Scheduler)
 
     def __post_init__(self) -> None:
         if self.name not in ENVIRONMENT_NAMES:

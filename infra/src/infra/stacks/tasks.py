@@ -33,6 +33,8 @@ DATABASE_PORT = 5432
 
 # The image's entrypoint is `tasks-api`; these are its commands.
 MIGRATE_COMMAND = ["migrate"]
+WORKER_COMMAND = ["worker"]
+WORKER_CONTAINER_NAME = "worker"
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "functions" / "migrations"
 MIGRATIONS_TIMEOUT = Duration.minutes(15)  # the Lambda's ceiling: pulling and starting a task takes ~1-2 min
 
@@ -123,33 +125,42 @@ class TasksStack(Stack):
                 operating_system_family=ecs.OperatingSystemFamily.LINUX,
             ),
         )
+        image = ecs.ContainerImage.from_asset(
+            str(repo_root),
+            file="Dockerfile.arm64",
+            platform=Platform.LINUX_ARM64,
+            exclude=IMAGE_EXCLUDES,
+        )
+        # What the API, the migrations and the scheduler worker share.
+        self.common_environment = {
+            "AUTH_ISSUER": auth_issuer,
+            "AUTH_CLIENT_IDS": ",".join(auth_client_ids),
+            "CORS_ORIGINS": ",".join(cors_origins),
+            "TIME_ZONE": config.time_zone,
+            "EVENT_BUS_NAME": self.event_bus.event_bus_name,
+            # Migrations run once per deploy as a one-off task (below), never on container start.
+            "MIGRATE_ON_START": "false",
+            "SCHEDULER_LEASE_SECONDS": str(config.scheduler.lease_seconds),
+        }
+        # The whole Secrets Manager JSON (host, port, dbname, username, password) as the original did;
+        # ECS resolves it at task start, so it never appears in the task definition.
+        self.secrets = {"DB_SECRET": ecs.Secret.from_secrets_manager(db_secret)}
         self.container = self.task_definition.add_container(
             CONTAINER_NAME,
-            image=ecs.ContainerImage.from_asset(
-                str(repo_root),
-                file="Dockerfile.arm64",
-                platform=Platform.LINUX_ARM64,
-                exclude=IMAGE_EXCLUDES,
-            ),
+            image=image,
             port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT, name="http")],
             environment={
-                "AUTH_ISSUER": auth_issuer,
-                "AUTH_CLIENT_IDS": ",".join(auth_client_ids),
-                "CORS_ORIGINS": ",".join(cors_origins),
-                "TIME_ZONE": config.time_zone,
-                "EVENT_BUS_NAME": self.event_bus.event_bus_name,
-                # Migrations run once per deploy as a one-off task (below), never on container start.
-                "MIGRATE_ON_START": "false",
+                **self.common_environment,
+                # The scheduler is its own service (WorkerService): API tasks never poll the database.
+                "SCHEDULER_ENABLED": "false",
                 "DRAIN_SECONDS": str(config.shutdown.drain_seconds),
                 "GRACEFUL_SHUTDOWN_SECONDS": str(config.shutdown.graceful_shutdown_seconds),
             },
-            # The whole Secrets Manager JSON (host, port, dbname, username, password) as the original did;
-            # ECS resolves it at task start, so it never appears in the task definition.
-            secrets={"DB_SECRET": ecs.Secret.from_secrets_manager(db_secret)},
+            secrets=self.secrets,
             logging=ecs.LogDrivers.aws_logs(stream_prefix=CONTAINER_NAME, log_group=self.log_group),
             stop_timeout=Duration.seconds(config.shutdown.stop_timeout_seconds),
         )
-        self.event_bus.grant_put_events_to(self.task_definition.task_role)
+        # Only the scheduler worker publishes TaskExecuted events; the API's task role gets nothing.
 
         # Its own group, so that the one-off migration task can run in it before the service exists.
         self.service_security_group = ec2.SecurityGroup(
@@ -181,6 +192,7 @@ class TasksStack(Stack):
         )
         # A new task definition reaches the service only after its image's migrations are applied.
         self.service.node.add_dependency(self.migrations)
+        self.worker_service = self._worker(config, image)
 
         self.load_balancer, self.target_group, self.api_url = self._load_balancer(config, removal)
         self._autoscaling(config)
@@ -199,7 +211,62 @@ class TasksStack(Stack):
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
         CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
         CfnOutput(self, "ServiceName", value=self.service.service_name)
+        CfnOutput(self, "WorkerServiceName", value=self.worker_service.service_name)
         self._acknowledge(config)
+
+    def _worker(self, config: Environment, image: ecs.ContainerImage) -> ecs.FargateService:
+        """The scheduler's executor (`tasks-api worker`) as its own small service, `worker_tasks` strong."""
+        sizes = config.scheduler
+        task_definition = ecs.FargateTaskDefinition(
+            self,
+            "WorkerTask",
+            cpu=sizes.cpu,
+            memory_limit_mib=sizes.memory_mib,
+            runtime_platform=ecs.RuntimePlatform(
+                cpu_architecture=ecs.CpuArchitecture.ARM64,
+                operating_system_family=ecs.OperatingSystemFamily.LINUX,
+            ),
+        )
+        task_definition.add_container(
+            WORKER_CONTAINER_NAME,
+            image=image,
+            command=WORKER_COMMAND,
+            environment=self.common_environment,
+            secrets=self.secrets,
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=WORKER_CONTAINER_NAME, log_group=self.log_group),
+            # SIGTERM: the worker finishes the batch in hand within half a lease, then exits.
+            stop_timeout=Duration.seconds(sizes.worker_stop_timeout_seconds(config.shutdown.margin_seconds)),
+        )
+        self.event_bus.grant_put_events_to(task_definition.task_role)
+        acknowledge(
+            task_definition,
+            "ECS2",
+            "The plain environment holds public settings only (issuer, client ids, zone, bus name); the "
+            "database credentials are injected as a Secrets Manager secret.",
+        )
+        execution_role = task_definition.execution_role
+        assert execution_role is not None
+        acknowledge(
+            execution_role,
+            "IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken has no resource-level permissions; pulls are scoped to one repo.",
+        )
+        worker = ecs.FargateService(
+            self,
+            "WorkerService",
+            cluster=self.cluster,
+            task_definition=task_definition,
+            desired_count=sizes.worker_tasks,
+            min_healthy_percent=100 if sizes.worker_tasks else 0,
+            max_healthy_percent=200,
+            circuit_breaker=ecs.DeploymentCircuitBreaker(enable=True, rollback=True),
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            assign_public_ip=False,
+            security_groups=[self.service_security_group],
+            propagate_tags=ecs.PropagatedTagSource.SERVICE,
+        )
+        worker.node.add_dependency(self.migrations)
+        return worker
 
     def _migrations(self, config: Environment, retention: logs.RetentionDays) -> CustomResource:
         """`tasks-api migrate` as a one-off Fargate task, run by a custom resource whenever the task
