@@ -33,6 +33,8 @@ class AlbProfile:
     stop_timeout_s: float
     # False: the deploy migrates once in a one-off task before the service update, not on container start.
     migrate_on_start: bool
+    # False: the scheduler is its own service (``tasks-api worker``), not a loop inside the API tasks.
+    scheduler_in_api: bool = True
 
     def scaled(self, factor: float) -> AlbProfile:
         """Every duration but the idle timeout times ``factor`` (the bounded form runs the same sequence
@@ -71,9 +73,21 @@ def api_target_group(template: Template) -> dict[str, Any]:
     return groups[0]
 
 
+def api_task_definition(template: Template) -> dict[str, Any]:
+    """The API's task definition: the one whose container takes traffic (has a port mapping); the
+    scheduler worker's has none."""
+    found = [
+        body["Properties"]
+        for body in resources(template, "AWS::ECS::TaskDefinition").values()
+        if any(c.get("PortMappings") for c in body["Properties"]["ContainerDefinitions"])
+    ]
+    if len(found) != 1:
+        raise ValueError(f"expected one task definition with a port mapping, found {len(found)}")
+    return found[0]
+
+
 def api_container(template: Template) -> dict[str, Any]:
-    definitions = one_resource(template, "AWS::ECS::TaskDefinition")["ContainerDefinitions"]
-    return definitions[0]
+    return api_task_definition(template)["ContainerDefinitions"][0]
 
 
 def from_template(template: Template) -> AlbProfile:
@@ -96,5 +110,6 @@ def from_template(template: Template) -> AlbProfile:
         drain_s=float(env.get("DRAIN_SECONDS", 0)),
         graceful_shutdown_s=float(env.get("GRACEFUL_SHUTDOWN_SECONDS", APP_DEFAULT_GRACEFUL_SHUTDOWN_S)),
         migrate_on_start=str(env.get("MIGRATE_ON_START", "false")).lower() == "true",
+        scheduler_in_api=str(env.get("SCHEDULER_ENABLED", "true")).lower() == "true",
         stop_timeout_s=float(container.get("StopTimeout", ECS_DEFAULT_STOP_TIMEOUT_S)),
     )

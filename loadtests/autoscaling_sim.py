@@ -73,7 +73,7 @@ def scaling_policy(template: tasks_template.Template) -> ScalingPolicy:
                 scale_in_cooldown_s=float(config.get("ScaleInCooldown", 300)),
             )
         )
-    cpu = int(tasks_template.one_resource(template, "AWS::ECS::TaskDefinition")["Cpu"])
+    cpu = int(alb.api_task_definition(template)["Cpu"])
     return ScalingPolicy(int(target["MinCapacity"]), int(target["MaxCapacity"]), tuple(policies), cpu)
 
 

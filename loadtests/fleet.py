@@ -41,6 +41,14 @@ class Replica:
 
 
 @dataclass
+class Worker:
+    """The scheduler's executor (``tasks-api worker``), its own ECS service: no port, no target."""
+
+    build: Build
+    process: LoggedProcess
+
+
+@dataclass
 class Fleet:
     admin: HaproxyAdmin
     profile: AlbProfile
@@ -49,6 +57,7 @@ class Fleet:
     base_env: dict[str, str]
     start_timeout_s: float = 90.0
     replicas: list[Replica] = field(default_factory=list)
+    workers: list[Worker] = field(default_factory=list)
     events: list[dict[str, object]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _count: int = 0
@@ -152,7 +161,32 @@ class Fleet:
         with self._lock:
             return [r for r in self.replicas if build is None or r.build == build]
 
+    def start_worker(self, build: Build) -> Worker:
+        with self._lock:
+            self._count += 1
+            log = self.workdir / f"worker-{self._count}-{build.name}.log"
+        argv = [sys.executable, "-m", "tasks_api", "worker"]
+        worker = Worker(build, LoggedProcess(argv, log, build.environment(self.base_env), cwd=self.workdir))
+        worker.process.spawn()
+        with self._lock:
+            self.workers.append(worker)
+            self.events.append(
+                {"t": time.time(), "event": "worker_started", "slot": None, "build": build.name}
+            )
+        return worker
+
+    def stop_worker(self, worker: Worker) -> None:
+        """SIGTERM (the worker finishes its batch in hand), SIGKILL after the stop timeout."""
+        worker.process.stop(grace_seconds=max(self.profile.stop_timeout_s, 5))
+        with self._lock:
+            self.workers.remove(worker)
+            self.events.append({"t": time.time(), "event": "worker_stopped", "slot": None,
+                                "build": worker.build.name})  # fmt: skip
+
     def stop_all(self) -> None:
+        for worker in list(self.workers):
+            worker.process.stop(grace_seconds=5)
+        self.workers.clear()
         for replica in list(self.replicas):
             replica.process.stop(grace_seconds=5)
             self._forget(replica)

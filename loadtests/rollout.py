@@ -4,10 +4,13 @@ every 201 and every scheduled execution accounted for per phase.
 
 Phases (each one's requests are those that started in it):
 
-1. ``steady``: three replicas of the checkout's build;
-2. ``roll``: one at a time, start a replica of the new build (its migration adds a column on start),
-   wait until the target group's checks make it healthy, then retire an old one (deregister, deregistration
-   delay, SIGTERM, drain). Old replicas keep serving on the new schema;
+1. ``steady``: three API replicas of the checkout's build and, as deployed, the scheduler as its own
+   ``tasks-api worker`` process (or inside the replicas, when the template says so);
+2. ``roll``: the new build's migration (it adds a column) runs once, as the deploy's one-off task does (or
+   on start, when the task definition says so); the scheduler worker is replaced by one of the new build;
+   then, one at a time, start an API replica of the new build, wait until the target group's checks make
+   it healthy, and retire an old one (deregister, deregistration delay, SIGTERM, drain). Old replicas
+   keep serving on the new schema;
 3. ``scale_in``: retire two replicas at once (3 -> 1);
 4. ``scale_out``: start two at once and wait until both are healthy (1 -> 3);
 5. ``sigkill``: SIGKILL one replica; the supervisor deregisters it when the process is gone, as ECS does
@@ -127,6 +130,7 @@ class Run:
                 # As the task definition runs it (shutdown timing scaled in the bounded form); INFO keeps
                 # the executor's "task executed" lines, which count the effects.
                 "MIGRATE_ON_START": str(self.profile.migrate_on_start).lower(),
+                "SCHEDULER_ENABLED": str(self.profile.scheduler_in_api).lower(),
                 "DRAIN_SECONDS": f"{self.profile.drain_s:.3f}",
                 "GRACEFUL_SHUTDOWN_SECONDS": str(max(1, math.ceil(self.profile.graceful_shutdown_s))),
                 "LOG_LEVEL": "INFO",
@@ -226,6 +230,9 @@ class Run:
         with self.phase("roll"):
             if not self.profile.migrate_on_start:
                 fleet.migrate(new)  # the deploy's one-off migration task, before the service update
+            for old_worker in list(fleet.workers):  # the scheduler's service is updated too
+                fleet.start_worker(new)
+                fleet.stop_worker(old_worker)
             for old in fleet.running(CURRENT):
                 fleet.launch(new)
                 fleet.retire(old)
@@ -353,6 +360,10 @@ def main(argv: list[str] | None = None) -> int:
         resources.callback(fleet.stop_all)
         say("stack up; starting the replicas")
         in_parallel([lambda: fleet.launch(CURRENT) for _ in range(settings.replicas)])
+        if not profile.scheduler_in_api:
+            # The scheduler's own service. One worker even where the environment runs none (sandbox, so
+            # that Aurora can pause): the executions due during the phases are part of what is checked.
+            fleet.start_worker(CURRENT)
         minutes = 12 if args.bounded else 20
         run.schedule_tasks(api_url, stack, minutes)
         say("replicas healthy, scheduled tasks created; starting the load")
@@ -361,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         say("phases done; waiting for the executions due during them")
         run.settle_executions(url, timeout=75)
         say("accounting")
-        replica_logs = sorted(workdir.glob("replica-*.log"))
+        replica_logs = sorted([*workdir.glob("replica-*.log"), *workdir.glob("worker-*.log")])
         records = read_request_log(request_log)
         results = account(
             run.phases,

@@ -28,17 +28,30 @@ def template(lb_attributes: list[dict] | None = None, env: list[dict] | None = N
             },
             "Task": {
                 "Type": "AWS::ECS::TaskDefinition",
-                "Properties": {"ContainerDefinitions": [{"StopTimeout": 20, "Environment": env or []}]},
+                "Properties": {
+                    "ContainerDefinitions": [
+                        {
+                            "StopTimeout": 20,
+                            "Environment": env or [],
+                            "PortMappings": [{"ContainerPort": 8080}],
+                        }
+                    ]
+                },
+            },
+            "Worker": {
+                "Type": "AWS::ECS::TaskDefinition",
+                "Properties": {"ContainerDefinitions": [{"StopTimeout": 40, "Command": ["worker"]}]},
             },
         }
     }
 
 
 def test_the_profile_comes_from_the_target_group_and_the_container() -> None:
-    env = [{"Name": "DRAIN_SECONDS", "Value": "5"}, {"Name": "GRACEFUL_SHUTDOWN_SECONDS", "Value": "10"},
-           {"Name": "MIGRATE_ON_START", "Value": "false"}]  # fmt: skip
+    settings = {"DRAIN_SECONDS": 5, "GRACEFUL_SHUTDOWN_SECONDS": 10, "MIGRATE_ON_START": "false",
+                "SCHEDULER_ENABLED": "false"}  # fmt: skip
+    env = [{"Name": name, "Value": str(value)} for name, value in settings.items()]
     profile = from_template(template(env=env))
-    assert profile == AlbProfile("/health/ready", "200", 15, 10, 3, 2, 10, 60, 5, 10, 20, False)
+    assert profile == AlbProfile("/health/ready", "200", 15, 10, 3, 2, 10, 60, 5, 10, 20, False, False)
     idle = [{"Key": "idle_timeout.timeout_seconds", "Value": "120"}]
     assert from_template(template(lb_attributes=idle)).idle_timeout_s == 120
 

@@ -44,7 +44,17 @@ def template(min_tasks: int = 1, max_tasks: int = 2) -> dict:
             },
             "Cpu": policy(CPU, 50),
             "Requests": policy(REQUESTS, 600),
-            "Task": {"Type": "AWS::ECS::TaskDefinition", "Properties": {"Cpu": "256"}},
+            "Task": {
+                "Type": "AWS::ECS::TaskDefinition",
+                "Properties": {
+                    "Cpu": "256",
+                    "ContainerDefinitions": [{"PortMappings": [{"ContainerPort": 8080}]}],
+                },
+            },
+            "Worker": {
+                "Type": "AWS::ECS::TaskDefinition",
+                "Properties": {"Cpu": "1024", "ContainerDefinitions": [{"Command": ["worker"]}]},
+            },
         }
     }
 
