@@ -62,6 +62,12 @@ def deployment_from_outputs(tasks: dict[str, str], idp: dict[str, str]) -> Deplo
     missing += [k for k in ("UserPoolId", "HostedUiDomain") if k not in idp]
     if missing:
         raise ValueError(f"stack outputs lack {', '.join(missing)}: deploy with `make deploy ENV=...` first")
+    if not tasks["ApiUrl"].startswith("https://"):
+        # The API is reachable only through CloudFront (WAF, HTTPS); ApiUrl is that entry once it exists.
+        raise ValueError(
+            f"ApiUrl is {tasks['ApiUrl']!r}, not the CloudFront entry: finish `make deploy ENV=...` "
+            "(its last step passes the frontend URL to the Tasks stack)"
+        )
     return Deployment(
         api_url=tasks["ApiUrl"].rstrip("/"),
         cluster=tasks["ClusterName"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,29 @@ from infra.app import CityTasksStacks, DeployInputs, build_app
 from infra.environments import ENVIRONMENT_NAMES, Environment, load_environments
 
 KINDS = ("Idp", "Tasks", "Frontend")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_without_aws(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`make ARGS` with no AWS profiles or keys and a dead proxy: any AWS call would fail. HOME stays
+    (uv lives there)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {
+        "AWS_CONFIG_FILE": str(tmp_path / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+    }
+    return subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
 
 # The values deploy.py passes forward after the IdP and Tasks stacks are deployed.
 DEPLOYED_INPUTS = DeployInputs(
@@ -25,7 +49,8 @@ DEPLOYED_INPUTS = DeployInputs(
     client_ids=("webclient123", "loadclient456"),
     web_client_id="webclient123",
     hosted_ui_domain="https://city-tasks-sandbox.auth.us-east-1.amazoncognito.com",
-    api_url="http://city-alb-123.us-east-1.elb.amazonaws.com",
+    api_origin_id="vo_0123456789abcdef",
+    api_origin_domain="internal-city-alb-123.us-east-1.elb.amazonaws.com",
     frontend_url="https://d111111abcdef8.cloudfront.net",
 )
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,6 +14,7 @@ from botocore.stub import Stubber
 from infra.deploy import DeployError, Runner, check_session
 
 from infra import deploy
+from tests.infra.conftest import make_without_aws
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool1"
@@ -26,7 +26,10 @@ IDP_OUTPUTS = {
     "LoadTestClientId": "load456",
     "HostedUiDomain": "https://city-tasks-sandbox.auth.us-east-1.amazoncognito.com",
 }
-API_URL = "http://city-alb.us-east-1.elb.amazonaws.com"
+API_ORIGIN = {
+    "ApiOriginId": "vo_0123456789",
+    "ApiOriginDomain": "internal-city-alb.us-east-1.elb.amazonaws.com",
+}
 NEW_FRONTEND = "https://d222.cloudfront.net"
 
 
@@ -44,23 +47,7 @@ def no_aws(monkeypatch, tmp_path):
 
 
 def test_make_deploy_dry_run_prints_the_ordered_plan_and_calls_nothing(tmp_path):
-    # No profiles, no keys and a dead proxy: any AWS call would fail. HOME stays (uv lives there).
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env |= {
-        "AWS_CONFIG_FILE": str(tmp_path / "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "HTTPS_PROXY": "http://127.0.0.1:9",
-    }
-    result = subprocess.run(
-        ["make", "--no-print-directory", "deploy", "ENV=sandbox", "DRY_RUN=1"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = make_without_aws(tmp_path, "deploy", "ENV=sandbox", "DRY_RUN=1")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "DRY RUN" in out
@@ -88,7 +75,8 @@ def test_make_deploy_dry_run_prints_the_ordered_plan_and_calls_nothing(tmp_path)
     assert "--profile city-security" in commands[0]
     assert "--profile city-sandbox" in commands[1]
     assert "'issuer=<Issuer output of CityTasks-Idp-sandbox>'" in commands[1]
-    assert "'apiUrl=<ApiUrl output of CityTasks-Tasks-sandbox>'" in commands[2]
+    assert "'apiOriginId=<ApiOriginId output of CityTasks-Tasks-sandbox>'" in commands[2]
+    assert "'apiOriginDomain=<ApiOriginDomain output of CityTasks-Tasks-sandbox>'" in commands[2]
     assert "'frontendUrl=<FrontendUrl output of CityTasks-Frontend-sandbox>'" in commands[3]
 
 
@@ -182,7 +170,7 @@ def _run_deploy(environments, tmp_path, frontend_outputs, new_frontend=NEW_FRONT
         tmp_path,
         {
             "CityTasks-Idp-sandbox": IDP_OUTPUTS,
-            "CityTasks-Tasks-sandbox": {"ApiUrl": API_URL},
+            "CityTasks-Tasks-sandbox": API_ORIGIN,
             "CityTasks-Frontend-sandbox": {"FrontendUrl": new_frontend},
         },
         fail_on=fail_on,
@@ -211,7 +199,8 @@ def test_first_deploy_passes_values_forward_and_then_registers_the_new_frontend_
     assert "frontendUrl" not in idp
     assert tasks["issuer"] == ISSUER
     assert tasks["clientIds"] == "web123,load456"  # no LoadTestUserClientId output in this stand-in
-    assert frontend["apiUrl"] == API_URL
+    assert frontend["apiOriginId"] == API_ORIGIN["ApiOriginId"]
+    assert frontend["apiOriginDomain"] == API_ORIGIN["ApiOriginDomain"]
     assert frontend["webClientId"] == "web123"
     assert idp_again["frontendUrl"] == NEW_FRONTEND
     assert tasks_again["frontendUrl"] == NEW_FRONTEND
@@ -324,11 +313,11 @@ def test_context_values_reach_the_app():
     import aws_cdk as cdk
     from infra.app import DeployInputs
 
-    app = cdk.App(context={"issuer": "https://issuer.example", "clientIds": "a, b,,c", "apiUrl": ""})
+    app = cdk.App(context={"issuer": "https://issuer.example", "clientIds": "a, b,,c", "apiOriginId": ""})
     inputs = DeployInputs.from_context(app.node)
     assert inputs.issuer == "https://issuer.example"
     assert inputs.client_ids == ("a", "b", "c")
-    assert inputs.api_url is None  # empty means "not known yet"
+    assert inputs.api_origin_id is None  # empty means "not known yet"
 
 
 def test_the_web_app_is_built_before_the_frontend_stack_deploys(environments, tmp_path, monkeypatch):

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import io
-import os
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import boto3
 import pytest
@@ -14,32 +11,14 @@ from botocore.stub import Stubber
 from infra.deploy import DeployError, Runner
 from infra.destroy import destroy, empty_bucket, stack_buckets
 
+from tests.infra.conftest import make_without_aws
 from tests.support.moto import client, moto_server
 
 STACK = "CityTasks-Frontend-sandbox"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _make(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env |= {
-        "AWS_CONFIG_FILE": str(tmp_path / "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "HTTPS_PROXY": "http://127.0.0.1:9",
-    }
-    return subprocess.run(
-        ["make", "--no-print-directory", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_make_destroy_dry_run_prints_the_ordered_teardown(tmp_path):
-    result = _make(tmp_path, "destroy", "ENV=sandbox", "DRY_RUN=1")
+    result = make_without_aws(tmp_path, "destroy", "ENV=sandbox", "DRY_RUN=1")
     assert result.returncode == 0, result.stderr
     steps = [line for line in result.stdout.splitlines() if line[:2].rstrip(".").isdigit()]
     assert [s.split(". ", 1)[1] for s in steps] == [
@@ -68,7 +47,7 @@ def test_prod_is_refused_without_confirm_and_keeps_its_buckets(environments):
 
 
 def test_make_diff_honours_dry_run(tmp_path):
-    result = _make(tmp_path, "diff", "ENV=dev", "DRY_RUN=1")
+    result = make_without_aws(tmp_path, "diff", "ENV=dev", "DRY_RUN=1")
     assert result.returncode == 0, result.stderr
     assert "DRY RUN" in result.stdout or "cdk diff CityTasks-Idp-dev" in result.stdout
     assert result.stdout.count(" diff CityTasks-") == 3

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 
+import pytest
 from aws_cdk.assertions import Annotations, Match
 
 from tests.infra.conftest import DEPLOYED_INPUTS
@@ -61,27 +63,72 @@ def test_cloudfront_reads_the_bucket_through_origin_access_control(synth_env):
     ][1]
 
 
-def test_spa_routing_and_https(synth_env):
-    synth_env("sandbox").template("Frontend").has_resource_properties(
-        "AWS::CloudFront::Distribution",
-        {
-            "DistributionConfig": Match.object_like(
-                {
-                    "DefaultRootObject": "index.html",
-                    "CustomErrorResponses": [
-                        {
-                            "ErrorCode": code,
-                            "ResponseCode": 200,
-                            "ResponsePagePath": "/index.html",
-                            "ErrorCachingMinTTL": 0,
-                        }
-                        for code in (403, 404)
-                    ],
-                    "DefaultCacheBehavior": Match.object_like({"ViewerProtocolPolicy": "redirect-to-https"}),
-                }
-            )
-        },
-    )
+def _distribution(synth) -> dict:
+    (distribution,) = synth.resources("Frontend", "AWS::CloudFront::Distribution").values()
+    return distribution["Properties"]["DistributionConfig"]
+
+
+def test_spa_routing_is_a_function_on_the_static_site_only(sandbox_deployed):
+    """No distribution-wide error pages: the API's 403/404 problem+json must reach the browser as sent."""
+    config = _distribution(sandbox_deployed)
+    assert "CustomErrorResponses" not in config
+    assert config["DefaultRootObject"] == "index.html"
+    default = config["DefaultCacheBehavior"]
+    assert default["ViewerProtocolPolicy"] == "redirect-to-https"
+    (association,) = default["FunctionAssociations"]
+    assert association["EventType"] == "viewer-request"
+    function_id = association["FunctionARN"]["Fn::GetAtt"][0]
+    assert function_id in sandbox_deployed.resources("Frontend", "AWS::CloudFront::Function")
+    behaviors = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
+    assert "FunctionAssociations" not in behaviors["/api/*"]
+
+
+@pytest.mark.parametrize(
+    ("uri", "served"),
+    [
+        ("/tasks/42", "/index.html"),
+        ("/auth/callback", "/index.html"),
+        ("/", "/index.html"),
+        ("/assets/app-1234.js", "/assets/app-1234.js"),
+        ("/config.json", "/config.json"),
+    ],
+)
+def test_the_spa_routing_function_rewrites_app_routes_and_keeps_files(sandbox_deployed, uri, served):
+    (function,) = sandbox_deployed.resources("Frontend", "AWS::CloudFront::Function").values()
+    code = function["Properties"]["FunctionCode"]
+    script = code + f"\nprocess.stdout.write(handler({{request: {{uri: {json.dumps(uri)}}}}}).uri);"
+    result = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=30, check=True)
+    assert result.stdout == served
+
+
+def test_waf_guards_the_distribution_with_managed_rules_and_a_rate_limit(synth_env, env_name):
+    synth = synth_env(env_name)
+    ((acl_id, acl),) = synth.resources("Frontend", "AWS::WAFv2::WebACL").items()
+    props = acl["Properties"]
+    assert props["Scope"] == "CLOUDFRONT"
+    assert synth.stack("Frontend").region == "us-east-1"  # CloudFront web ACLs exist only there
+    rules = {r["Name"]: r for r in props["Rules"]}
+    assert set(rules) == {
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "RateLimitPerIp",
+    }
+    rate = rules["RateLimitPerIp"]["Statement"]["RateBasedStatement"]
+    assert rate["Limit"] == synth.config.edge.rate_limit_per_ip
+    assert rate["AggregateKeyType"] == "IP"
+    assert rules["RateLimitPerIp"]["Action"] == {"Block": {}}
+    assert _distribution(synth)["WebACLId"] == {"Fn::GetAtt": [acl_id, "Arn"]}
+
+
+def test_no_untrue_nag_acknowledgments(synth_env, env_name):
+    """CFR2 (no WAF) and CFR5 (HTTP to the origin) are fixed, not acknowledged."""
+    resources = synth_env(env_name).templates["Frontend"]["Resources"]
+    acknowledged = {
+        rule["id"]
+        for r in resources.values()
+        for rule in r.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+    }
+    assert not acknowledged & {"AwsSolutions-CFR2", "AwsSolutions-CFR5"}
 
 
 def test_security_headers(synth_env):
@@ -108,7 +155,7 @@ def test_runtime_config_is_written_at_deploy_with_the_idp_and_api_values(sandbox
     assert config["environment"] == "sandbox"
     # The web client allows only these scopes; the app's own default would also ask for user.admin.
     assert config["scope"] == "openid email profile"
-    # A plain-HTTP API is reached through CloudFront itself: the distribution's own URL, resolved at deploy.
+    # The API is reached through CloudFront itself: the distribution's own URL, resolved at deploy.
     assert config["apiUrl"] == "MARKER"
     (deployment,) = sandbox_deployed.resources("Frontend", "Custom::CDKBucketDeployment").values()
     markers = {k: v for m in deployment["Properties"]["SourceMarkers"] for k, v in m.items()}
@@ -117,17 +164,15 @@ def test_runtime_config_is_written_at_deploy_with_the_idp_and_api_values(sandbox
     assert api_url == {"Fn::Join": ["", ['"https://', {"Fn::GetAtt": [distribution_id, "DomainName"]}, '"']]}
 
 
-def test_plain_http_api_is_proxied_under_api_path(sandbox_deployed):
-    distribution = next(
-        iter(sandbox_deployed.resources("Frontend", "AWS::CloudFront::Distribution").values())
-    )
-    config = distribution["Properties"]["DistributionConfig"]
+def test_the_api_goes_through_the_vpc_origin_over_https_only(sandbox_deployed):
+    config = _distribution(sandbox_deployed)
     behaviors = {b["PathPattern"]: b for b in config["CacheBehaviors"]}
     assert behaviors["/api/*"]["ViewerProtocolPolicy"] == "https-only"
     assert "DELETE" in behaviors["/api/*"]["AllowedMethods"]
     api_origin = next(o for o in config["Origins"] if o["Id"] == behaviors["/api/*"]["TargetOriginId"])
-    assert api_origin["DomainName"] == DEPLOYED_INPUTS.api_url.removeprefix("http://")
-    assert api_origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "http-only"
+    assert api_origin["VpcOriginConfig"]["VpcOriginId"] == DEPLOYED_INPUTS.api_origin_id
+    assert api_origin["DomainName"] == DEPLOYED_INPUTS.api_origin_domain
+    assert "CustomOriginConfig" not in api_origin  # no public origin at all
 
 
 def test_index_and_config_are_never_cached(synth_env):

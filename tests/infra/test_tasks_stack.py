@@ -334,35 +334,72 @@ def test_sandbox_database_is_disposable(synth_env):
     )
 
 
-def test_sandbox_serves_http_and_warns(synth_env):
+def _alb_ingress(synth) -> list[dict]:
+    (alb,) = synth.resources("Tasks", "AWS::ElasticLoadBalancingV2::LoadBalancer").values()
+    (group,) = alb["Properties"]["SecurityGroups"]
+    inline = synth.templates["Tasks"]["Resources"][group["Fn::GetAtt"][0]]["Properties"].get(
+        "SecurityGroupIngress", []
+    )
+    return inline + [
+        r["Properties"]
+        for r in synth.resources("Tasks", "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"]["GroupId"] == group
+    ]
+
+
+def test_the_api_is_reachable_only_through_cloudfront(synth_env, env_name):
+    """An internal ALB in private subnets, open to its own VPC only, behind a CloudFront VPC origin."""
+    synth = synth_env(env_name)
+    (alb,) = synth.resources("Tasks", "AWS::ElasticLoadBalancingV2::LoadBalancer").values()
+    assert alb["Properties"]["Scheme"] == "internal"
+    assert all("appSubnet" in s["Ref"] for s in alb["Properties"]["Subnets"])
+    vpc_id = next(iter(synth.resources("Tasks", "AWS::EC2::VPC")))
+    ingress = _alb_ingress(synth)
+    assert ingress
+    for rule in ingress:
+        assert rule.get("CidrIp") == {"Fn::GetAtt": [vpc_id, "CidrBlock"]}, rule  # never 0.0.0.0/0
+        assert "CidrIpv6" not in rule
+    (origin,) = synth.resources("Tasks", "AWS::CloudFront::VpcOrigin").values()
+    endpoint = origin["Properties"]["VpcOriginEndpointConfig"]
+    alb_id = next(iter(synth.resources("Tasks", "AWS::ElasticLoadBalancingV2::LoadBalancer")))
+    assert endpoint["Arn"] == {"Ref": alb_id}
+    https = bool(synth.config.domains.api_certificate_arn)
+    assert endpoint["OriginProtocolPolicy"] == ("https-only" if https else "http-only")
+    assert set(synth.templates["Tasks"]["Outputs"]) >= {"ApiOriginId", "ApiOriginDomain"}
+
+
+def test_without_a_certificate_the_alb_serves_http_inside_the_vpc(synth_env):
     synth = synth_env("sandbox")
     listeners = [
         r["Properties"] for r in synth.resources("Tasks", "AWS::ElasticLoadBalancingV2::Listener").values()
     ]
     assert [(listener["Port"], listener["Protocol"]) for listener in listeners] == [(80, "HTTP")]
-    Annotations.from_stack(synth.stack("Tasks")).has_warning("*", Match.string_like_regexp("serves HTTP"))
+    assert [r["FromPort"] for r in _alb_ingress(synth)] == [80]
 
 
-def test_prod_serves_https_with_its_certificate_and_redirects_http(synth_env):
+def test_prod_serves_https_with_its_certificate(synth_env):
     synth = synth_env("prod")
     listeners = {
         r["Properties"]["Port"]: r["Properties"]
         for r in synth.resources("Tasks", "AWS::ElasticLoadBalancingV2::Listener").values()
     }
+    assert set(listeners) == {443}
     assert listeners[443]["Protocol"] == "HTTPS"
     assert listeners[443]["Certificates"] == [{"CertificateArn": synth.config.domains.api_certificate_arn}]
-    assert listeners[80]["DefaultActions"][0]["Type"] == "redirect"
     synth.template("Tasks").has_resource_properties(
         "AWS::Route53::RecordSet", {"Name": "api.city-tasks.example.com.", "Type": "A"}
     )
-    assert synth.templates["Tasks"]["Outputs"]["ApiUrl"]["Value"] == "https://api.city-tasks.example.com"
+    # CloudFront connects by the certificate's name.
+    assert synth.templates["Tasks"]["Outputs"]["ApiOriginDomain"]["Value"] == "api.city-tasks.example.com"
+    # The public entry is the CloudFront site; ApiUrl follows it.
+    assert synth.templates["Tasks"]["Outputs"]["ApiUrl"]["Value"] == "https://app.city-tasks.example.com"
 
 
 def test_load_balancer_writes_access_logs_and_drops_invalid_headers(synth_env):
     synth_env("sandbox").template("Tasks").has_resource_properties(
         "AWS::ElasticLoadBalancingV2::LoadBalancer",
         {
-            "Scheme": "internet-facing",
+            "Scheme": "internal",
             "LoadBalancerAttributes": Match.array_with([{"Key": "access_logs.s3.enabled", "Value": "true"}]),
         },
     )

@@ -15,7 +15,7 @@ from loadtests.run_sandbox import (
 )
 
 TASKS = {
-    "ApiUrl": "http://city-alb-123.us-east-1.elb.amazonaws.com/",
+    "ApiUrl": "https://d111111abcdef8.cloudfront.net/",
     "ClusterName": "city-cluster",
     "ServiceName": "city-api",
     "LoadBalancerDns": "city-alb-123.us-east-1.elb.amazonaws.com",
@@ -35,7 +35,7 @@ def client(service):
 
 def test_deployment_from_the_stack_outputs():
     deployment = deployment_from_outputs(TASKS, IDP)
-    assert deployment.api_url == "http://city-alb-123.us-east-1.elb.amazonaws.com"
+    assert deployment.api_url == "https://d111111abcdef8.cloudfront.net"  # the CloudFront entry, with WAF
     assert deployment.person_client_id is None
     assert deployment.machine_client_id == "machine123"
     with pytest.raises(ValueError, match="ClusterName, UserPoolId"):
@@ -121,3 +121,11 @@ def test_locust_settings_run_the_step_shape_with_machine_users(tmp_path):
     assert settings["LOAD_M2M_TOKEN_URL"] == f"{IDP['HostedUiDomain']}/oauth2/token"
     assert settings["LOAD_M2M_WEIGHT"] == "2"
     assert "LOAD_IDP_ENDPOINT" not in settings  # the real user pool, not the local IdP
+
+
+@pytest.mark.parametrize(
+    "api_url", ["pending-frontend-deploy", "http://internal-city-alb-123.us-east-1.elb.amazonaws.com"]
+)
+def test_load_tests_go_only_through_the_cloudfront_entry(api_url):
+    with pytest.raises(ValueError, match="not the CloudFront entry"):
+        deployment_from_outputs({**TASKS, "ApiUrl": api_url}, IDP)

@@ -15,7 +15,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from infra.environments import Environment, get_environment
-from infra.stacks.frontend import FrontendStack
+from infra.stacks.frontend import ApiOrigin, FrontendStack
 from infra.stacks.idp import WEB_SCOPE_NAMES, IdpStack
 from infra.stacks.tasks import TasksStack
 
@@ -33,7 +33,9 @@ class DeployInputs:
     client_ids: tuple[str, ...] = ()
     web_client_id: str | None = None
     hosted_ui_domain: str | None = None
-    api_url: str | None = None
+    # The Tasks stack's CloudFront VPC origin (internal ALB) and the name CloudFront uses for it.
+    api_origin_id: str | None = None
+    api_origin_domain: str | None = None
     frontend_url: str | None = None
 
     CONTEXT_KEYS = {
@@ -41,7 +43,8 @@ class DeployInputs:
         "clientIds": "client_ids",
         "webClientId": "web_client_id",
         "hostedUiDomain": "hosted_ui_domain",
-        "apiUrl": "api_url",
+        "apiOriginId": "api_origin_id",
+        "apiOriginDomain": "api_origin_domain",
         "frontendUrl": "frontend_url",
     }
 
@@ -103,24 +106,24 @@ def build_app(
         auth_issuer=issuer,
         auth_client_ids=inputs.client_ids or (PENDING,),
         cors_origins=(frontend_url,) if frontend_url else (),
+        public_url=frontend_url,
         env=cdk.Environment(account=config.workload.account, region=config.workload.region),
         description=f"City Tasks API (ECS Fargate, Aurora Serverless v2) for {config.name}",
         tags=tags,
-    )
-    # A plain-HTTP API is served through CloudFront (same origin, HTTPS to the browser).
-    api_origin_host = (
-        inputs.api_url.removeprefix("http://").rstrip("/")
-        if inputs.api_url and inputs.api_url.startswith("http://")
-        else None
     )
     frontend = FrontendStack(
         app,
         config.stack_name("Frontend"),
         config=config,
         dist_dir=frontend_dist,
-        api_origin_host=api_origin_host,
+        api_origin=(
+            ApiOrigin(
+                inputs.api_origin_id, inputs.api_origin_domain, https=bool(config.domains.api_certificate_arn)
+            )
+            if inputs.api_origin_id and inputs.api_origin_domain
+            else None
+        ),
         runtime_config={
-            "apiUrl": inputs.api_url or "",
             "authority": issuer,  # the key the web app reads (frontend/src/config.ts)
             "hostedUiDomain": inputs.hosted_ui_domain or "",
             "clientId": inputs.web_client_id or "",

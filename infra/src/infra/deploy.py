@@ -350,8 +350,17 @@ def deploy(config: Environment, runner: Runner, session_factory: Callable[..., A
     else:
         print("No frontend/package.json: the Frontend stack deploys a placeholder page.", file=runner.out)
     frontend = runner.cdk(
-        "Deploy the Frontend stack with config.json (API URL, issuer, hosted UI domain, client id)",
-        cdk_command("deploy", config, "Frontend", context={**idp_context, "apiUrl": tasks["ApiUrl"]}),
+        "Deploy the Frontend stack: CloudFront + WAF, /api/* to the API's VPC origin, config.json",
+        cdk_command(
+            "deploy",
+            config,
+            "Frontend",
+            context={
+                **idp_context,
+                "apiOriginId": tasks["ApiOriginId"],
+                "apiOriginDomain": tasks["ApiOriginDomain"],
+            },
+        ),
         frontend_stack,
     )
     new_url = frontend["FrontendUrl"]
@@ -398,7 +407,8 @@ def diff(config: Environment, runner: Runner, session_factory: Callable[..., Any
             "clientIds": client_ids,
             "webClientId": idp.get("WebClientId", ""),
             "hostedUiDomain": idp.get("HostedUiDomain", ""),
-            "apiUrl": tasks.get("ApiUrl", ""),
+            "apiOriginId": tasks.get("ApiOriginId", ""),
+            "apiOriginDomain": tasks.get("ApiOriginDomain", ""),
             "frontendUrl": front.get("FrontendUrl", ""),
         }
 

@@ -192,6 +192,17 @@ class Shutdown:
 
 
 @dataclass(frozen=True)
+class Edge:
+    """The CloudFront entry's AWS WAF: requests one IP may make in 5 minutes before it is blocked."""
+
+    rate_limit_per_ip: int = 2000
+
+    def __post_init__(self) -> None:
+        if not 10 <= self.rate_limit_per_ip <= 2_000_000_000:
+            raise ConfigError(f"edge.rate_limit_per_ip must be 10..2000000000, got {self.rate_limit_per_ip}")
+
+
+@dataclass(frozen=True)
 class Scheduler:
     """The scheduler runs as its own small ECS service (`tasks-api worker`), never inside the API tasks.
 
@@ -246,6 +257,7 @@ class Environment:
     domains: Domains = field(default_factory=Domains)
     shutdown: Shutdown = field(default_factory=Shutdown)
     scheduler: Scheduler = field(default_factory=Scheduler)
+    edge: Edge = field(default_factory=Edge)
 
     def __post_init__(self) -> None:
         if self.name not in ENVIRONMENT_NAMES:

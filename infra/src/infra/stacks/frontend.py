@@ -1,12 +1,16 @@
-"""The Frontend stack (workload account): a private S3 bucket behind CloudFront with origin access control.
+"""The Frontend stack (workload account): the one public entry. CloudFront serves the web app from a private
+S3 bucket (origin access control) and `/api/*` from the Tasks stack's internal ALB through a CloudFront VPC
+origin, so the API is reachable only through CloudFront over HTTPS; AWS WAF (managed common rules, known bad
+inputs and a per-IP rate limit) guards both. SPA routing is a CloudFront Function on the static site only,
+so the API's errors (404 problem+json...) reach the browser untouched.
 
-One build serves every environment: `config.json` (API URL, authority, hosted UI domain, client id) is written
-at deploy time. When the API has no certificate (plain-HTTP ALB), CloudFront also routes `/api/*` to the
-ALB so the HTTPS page never calls an HTTP origin (mixed content) and needs no CORS.
+One build serves every environment: `config.json` (API URL = this distribution, authority, hosted UI domain,
+client id, scopes) is written at deploy time.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +23,7 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as targets
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
+from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from infra.constructs.nag import acknowledge
@@ -29,6 +34,28 @@ PLACEHOLDER_PAGE = (
     "<p>The web app has not been built yet: run the frontend build, then deploy again.</p></html>"
 )
 NO_CACHE_PATHS = ("/index.html", "/config.json")
+# Viewer-request rewrite for the static site only: a path whose last segment has no file extension is an
+# app route and gets the app shell; files (assets, config.json) and everything under /api/* are untouched.
+SPA_ROUTING_FUNCTION = """function handler(event) {
+  var request = event.request;
+  var last = request.uri.split('/').pop();
+  if (last.indexOf('.') === -1) {
+    request.uri = '/index.html';
+  }
+  return request;
+}
+"""
+# AWS WAF for CloudFront lives in us-east-1 only.
+WAF_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class ApiOrigin:
+    """The Tasks stack's CloudFront VPC origin (its internal ALB) and the name CloudFront connects with."""
+
+    vpc_origin_id: str
+    domain_name: str
+    https: bool
 
 
 class FrontendStack(Stack):
@@ -40,10 +67,16 @@ class FrontendStack(Stack):
         config: Environment,
         dist_dir: Path,
         runtime_config: dict[str, Any],
-        api_origin_host: str | None = None,
+        api_origin: ApiOrigin | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        if self.region != WAF_REGION:
+            raise ValueError(
+                f"{config.name}: the Frontend stack holds the CloudFront web ACL, which AWS WAF accepts "
+                f"only in {WAF_REGION}; set the workload region to {WAF_REGION} in "
+                "infra/config/environments.yaml"
+            )
         protect = config.protect_data
         removal = RemovalPolicy.RETAIN if protect else RemovalPolicy.DESTROY
 
@@ -100,10 +133,11 @@ class FrontendStack(Stack):
             response_headers_policy=headers,
         )
         extra: dict[str, cloudfront.BehaviorOptions] = {path: no_cache for path in NO_CACHE_PATHS}
-        if api_origin_host:
+        if api_origin is not None:
             extra["/api/*"] = cloudfront.BehaviorOptions(
-                origin=origins.HttpOrigin(
-                    api_origin_host, protocol_policy=cloudfront.OriginProtocolPolicy.HTTP_ONLY
+                origin=origins.VpcOrigin.with_vpc_origin(
+                    cloudfront.VpcOrigin.from_vpc_origin_id(self, "ApiVpcOrigin", api_origin.vpc_origin_id),
+                    domain_name=api_origin.domain_name,
                 ),
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                 allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
@@ -111,6 +145,19 @@ class FrontendStack(Stack):
                 origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
                 response_headers_policy=headers,
             )
+        else:
+            Annotations.of(self).add_warning_v2(
+                "city:pending-api-origin",
+                "No apiOriginId/apiOriginDomain in context: /api/* is not routed. Deploy with `make deploy`.",
+            )
+        spa_routing = cloudfront.Function(
+            self,
+            "SpaRouting",
+            code=cloudfront.FunctionCode.from_inline(SPA_ROUTING_FUNCTION),
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+            comment="App routes get the app shell; files and /api/* are untouched",
+        )
+        self.web_acl = self._web_acl(config)
 
         domains = config.domains
         certificate = (
@@ -129,18 +176,15 @@ class FrontendStack(Stack):
                 cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
                 response_headers_policy=headers,
                 compress=True,
+                function_associations=[
+                    cloudfront.FunctionAssociation(
+                        function=spa_routing, event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
+                    )
+                ],
             ),
             additional_behaviors=extra,
-            # SPA routing: unknown paths (S3 answers 403 through OAC) render the app shell.
-            error_responses=[
-                cloudfront.ErrorResponse(
-                    http_status=status,
-                    response_http_status=200,
-                    response_page_path="/index.html",
-                    ttl=Duration.seconds(0),
-                )
-                for status in (403, 404)
-            ],
+            # No distribution-wide error responses: they would turn the API's 403/404 into the app shell.
+            web_acl_id=self.web_acl.attr_arn,
             domain_names=[domains.frontend_domain] if domains.frontend_domain else None,
             certificate=certificate,
             # Only a custom certificate can raise the TLS floor (the default one is fixed by CloudFront).
@@ -156,8 +200,8 @@ class FrontendStack(Stack):
             if domains.frontend_domain
             else f"https://{self.distribution.distribution_domain_name}"
         )
-        if api_origin_host:
-            runtime_config = {**runtime_config, "apiUrl": self.url}
+        # The API is this distribution's /api/*: same origin, no CORS, no mixed content.
+        runtime_config = {**runtime_config, "apiUrl": self.url}
 
         if domains.frontend_domain and domains.hosted_zone_id and domains.hosted_zone_name:
             zone = route53.HostedZone.from_hosted_zone_attributes(
@@ -195,25 +239,59 @@ class FrontendStack(Stack):
         CfnOutput(self, "FrontendUrl", value=self.url)
         CfnOutput(self, "DistributionId", value=self.distribution.distribution_id)
         CfnOutput(self, "BucketName", value=self.bucket.bucket_name)
+        CfnOutput(self, "WebAclArn", value=self.web_acl.attr_arn)
         self._acknowledge(config)
-        if api_origin_host:
-            acknowledge(
-                self.distribution,
-                "CFR5",
-                "/api/* goes to the plain-HTTP ALB only while no API certificate is configured (sandbox); "
-                "set domains.api_certificate_arn to serve the API over HTTPS directly.",
+
+    def _web_acl(self, config: Environment) -> wafv2.CfnWebACL:
+        """Managed common rules and known bad inputs, and a per-IP rate limit (5-minute window)."""
+
+        def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
             )
+
+        def managed(name: str, priority: int) -> wafv2.CfnWebACL.RuleProperty:
+            return wafv2.CfnWebACL.RuleProperty(
+                name=name,
+                priority=priority,
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS", name=name
+                    )
+                ),
+                visibility_config=visibility(name),
+            )
+
+        rate_limit = wafv2.CfnWebACL.RuleProperty(
+            name="RateLimitPerIp",
+            priority=2,
+            action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+            statement=wafv2.CfnWebACL.StatementProperty(
+                rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                    limit=config.edge.rate_limit_per_ip, aggregate_key_type="IP", evaluation_window_sec=300
+                )
+            ),
+            visibility_config=visibility("RateLimitPerIp"),
+        )
+        return wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            scope="CLOUDFRONT",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            rules=[
+                managed("AWSManagedRulesCommonRuleSet", 0),
+                managed("AWSManagedRulesKnownBadInputsRuleSet", 1),
+                rate_limit,
+            ],
+            visibility_config=visibility(f"city-tasks-{config.name}"),
+        )
 
     def _acknowledge(self, config: Environment) -> None:
         acknowledge(
             self.distribution,
             "CFR1",
             "A task list for residents: no country needs blocking; sign-in is behind Cognito with MFA.",
-        )
-        acknowledge(
-            self.distribution,
-            "CFR2",
-            "Static files only; the API and the IdP have their own protections (Cognito threat protection).",
         )
         # The deployment Lambda is CDK's own singleton (runtime and policies chosen by aws-cdk-lib).
         handler = next(

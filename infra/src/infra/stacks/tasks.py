@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Annotations, CfnOutput, CustomResource, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, CustomResource, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
@@ -77,6 +78,7 @@ class TasksStack(Stack):
         auth_issuer: str,
         auth_client_ids: tuple[str, ...],
         cors_origins: tuple[str, ...],
+        public_url: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -194,7 +196,8 @@ class TasksStack(Stack):
         self.service.node.add_dependency(self.migrations)
         self.worker_service = self._worker(config, image)
 
-        self.load_balancer, self.target_group, self.api_url = self._load_balancer(config, removal)
+        self.load_balancer, listener, self.api_url = self._load_balancer(config, removal, public_url)
+        self.target_group = self._target_group(config, listener)
         self._autoscaling(config)
         self.alarms = ServiceAlarms(
             self,
@@ -206,6 +209,8 @@ class TasksStack(Stack):
 
         CfnOutput(self, "ApiUrl", value=self.api_url)
         CfnOutput(self, "LoadBalancerDns", value=self.load_balancer.load_balancer_dns_name)
+        CfnOutput(self, "ApiOriginId", value=self.api_origin.vpc_origin_id)
+        CfnOutput(self, "ApiOriginDomain", value=self.api_origin_domain)
         CfnOutput(self, "EventBusName", value=self.event_bus.event_bus_name)
         CfnOutput(self, "DbSecretArn", value=db_secret.secret_arn)
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
@@ -401,8 +406,9 @@ class TasksStack(Stack):
         return cluster
 
     def _load_balancer(
-        self, config: Environment, removal: RemovalPolicy
-    ) -> tuple[elbv2.ApplicationLoadBalancer, elbv2.ApplicationTargetGroup, str]:
+        self, config: Environment, removal: RemovalPolicy, public_url: str | None
+    ) -> tuple[elbv2.ApplicationLoadBalancer, elbv2.ApplicationListener, str]:
+        """An internal ALB, reachable only through CloudFront's VPC origin (no internet path to it)."""
         access_logs = s3.Bucket(
             self,
             "AccessLogs",
@@ -421,40 +427,77 @@ class TasksStack(Stack):
             self,
             "LoadBalancer",
             vpc=self.vpc,
-            internet_facing=True,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            internet_facing=False,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             drop_invalid_header_fields=True,
         )
         alb.log_access_logs(access_logs, prefix="alb")
+
+        domains = config.domains
+        https = bool(domains.api_certificate_arn)
+        port = 443 if https else 80
+        if https:
+            listener = alb.add_listener(
+                "Https",
+                port=port,
+                protocol=elbv2.ApplicationProtocol.HTTPS,
+                certificates=[elbv2.ListenerCertificate.from_arn(domains.api_certificate_arn or "")],
+                ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
+                open=False,
+            )
+        else:
+            # Plain HTTP only inside the VPC: CloudFront's VPC origin reaches the ALB over AWS's network.
+            listener = alb.add_listener(
+                "Http", port=port, protocol=elbv2.ApplicationProtocol.HTTP, open=False
+            )
+        # CloudFront's VPC-origin network interfaces live in this VPC; nothing outside it can connect.
+        alb.connections.allow_from(
+            ec2.Peer.ipv4(self.vpc.vpc_cidr_block), ec2.Port.tcp(port), "CloudFront VPC origin (in this VPC)"
+        )
         acknowledge(
             alb,
             "EC23",
-            "The public API load balancer takes HTTP(S) from anywhere; tasks are reachable only through it.",
+            "The internal ALB admits only this VPC's own CIDR (CloudFront's VPC-origin interfaces); the rule "
+            "cannot read the CIDR because CloudFormation resolves it. Nothing outside the VPC can connect.",
         )
+        self.api_origin = cloudfront.VpcOrigin(
+            self,
+            "ApiVpcOrigin",
+            endpoint=cloudfront.VpcOriginEndpoint.application_load_balancer(alb),
+            vpc_origin_name=f"city-tasks-api-{config.name}",
+            protocol_policy=(
+                cloudfront.OriginProtocolPolicy.HTTPS_ONLY
+                if https
+                else cloudfront.OriginProtocolPolicy.HTTP_ONLY
+            ),
+            http_port=80,
+            https_port=443,
+            origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+        )
+        # The name CloudFront asks for: with a certificate it must match it (an alias to the internal ALB).
+        self.api_origin_domain = (
+            domains.api_domain if https and domains.api_domain else alb.load_balancer_dns_name
+        )
+        # The public entry is the CloudFront distribution (the API under /api/*), known once it exists.
+        api_url = public_url or "pending-frontend-deploy"
 
-        domains = config.domains
-        if domains.api_certificate_arn:
-            listener = alb.add_listener(
-                "Https",
-                port=443,
-                protocol=elbv2.ApplicationProtocol.HTTPS,
-                certificates=[elbv2.ListenerCertificate.from_arn(domains.api_certificate_arn)],
-                ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
-                open=True,
+        if domains.api_domain and domains.hosted_zone_id and domains.hosted_zone_name:
+            zone = route53.HostedZone.from_hosted_zone_attributes(
+                self, "Zone", hosted_zone_id=domains.hosted_zone_id, zone_name=domains.hosted_zone_name
             )
-            alb.add_redirect(source_port=80, target_port=443)
-            host = domains.api_domain or alb.load_balancer_dns_name
-            api_url = f"https://{host}"
-        else:
-            listener = alb.add_listener("Http", port=80, protocol=elbv2.ApplicationProtocol.HTTP, open=True)
-            api_url = f"http://{alb.load_balancer_dns_name}"
-            Annotations.of(self).add_warning_v2(
-                "city:alb-http",
-                f"{config.name}: no api_certificate_arn is configured, so the API load balancer serves HTTP. "
-                "Set domains.api_domain and domains.api_certificate_arn for HTTPS.",
+            route53.ARecord(
+                self,
+                "ApiAlias",
+                zone=zone,
+                record_name=domains.api_domain,
+                target=route53.RecordTarget.from_alias(targets.LoadBalancerTarget(alb)),
             )
+        return alb, listener, api_url
 
-        target_group = listener.add_targets(
+    def _target_group(
+        self, config: Environment, listener: elbv2.ApplicationListener
+    ) -> elbv2.ApplicationTargetGroup:
+        return listener.add_targets(
             "Api",
             port=CONTAINER_PORT,
             protocol=elbv2.ApplicationProtocol.HTTP,
@@ -473,19 +516,6 @@ class TasksStack(Stack):
             ),
             deregistration_delay=Duration.seconds(config.shutdown.deregistration_delay_seconds),
         )
-
-        if domains.api_domain and domains.hosted_zone_id and domains.hosted_zone_name:
-            zone = route53.HostedZone.from_hosted_zone_attributes(
-                self, "Zone", hosted_zone_id=domains.hosted_zone_id, zone_name=domains.hosted_zone_name
-            )
-            route53.ARecord(
-                self,
-                "ApiAlias",
-                zone=zone,
-                record_name=domains.api_domain,
-                target=route53.RecordTarget.from_alias(targets.LoadBalancerTarget(alb)),
-            )
-        return alb, target_group, api_url
 
     def _autoscaling(self, config: Environment) -> None:
         # Targets from the measured capacity per task (infra/config/environments.yaml names the measurement).
