@@ -68,6 +68,8 @@ class StackConfig:
     api_env: dict[str, str] = field(default_factory=dict)
     idp_env: dict[str, str] = field(default_factory=dict)  # e.g. ACCESS_TOKEN_SECONDS for renewal tests
     start_timeout_s: float = 30.0
+    # False: the IdP and the migrated database only, for callers that run their own API processes.
+    serve_api: bool = True
 
 
 class LocalStack:
@@ -113,9 +115,11 @@ class LocalStack:
             # Overlap the slow parts (interpreter start-up, migrations): IdP and API start side by side.
             idp = self._spawn_idp()
             migrate = self._spawn_migrate()
-            api = self._spawn_api(migrate)
+            self._wait_migrated(migrate)
+            api = self._spawn_api() if self.config.serve_api else None
             idp.wait_ready(timeout=self.config.start_timeout_s)
-            api.wait_ready(timeout=self.config.start_timeout_s)
+            if api is not None:
+                api.wait_ready(timeout=self.config.start_timeout_s)
         except BaseException:
             self.stop()
             raise
@@ -154,7 +158,7 @@ class LocalStack:
     def _spawn_migrate(self) -> LoggedProcess:
         return self._spawn("migrate", ["-m", "tasks_api", "migrate"], self.api_environment())
 
-    def _spawn_api(self, migrate: LoggedProcess) -> LoggedProcess:
+    def _wait_migrated(self, migrate: LoggedProcess) -> None:
         assert migrate.process is not None
         try:
             code = migrate.process.wait(timeout=120)
@@ -162,6 +166,8 @@ class LocalStack:
             raise RuntimeError("tasks-api migrate did not finish within 120 s") from None
         if code != 0:
             raise RuntimeError(f"tasks-api migrate failed ({code}); see {self.log_path('migrate')}")
+
+    def _spawn_api(self) -> LoggedProcess:
         args = ["-m", "tasks_api", "serve", "--host", "127.0.0.1", "--port", str(self.api_port)]
         return self._spawn("api", args, self.api_environment(), f"{self.api_url}/health/ready")
 

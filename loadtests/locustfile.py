@@ -13,6 +13,7 @@ setting is a ``LOAD_*`` environment variable so that masters and workers share o
 - ``LOAD_P95_MS`` / ``LOAD_MAX_FAILURES``: thresholds; when set, a broken one makes Locust exit 1.
 - ``LOAD_WORKERS``: how many workers share the pool in a distributed run.
 - ``LOAD_TOKEN_MAX_AGE_S``: renew tokens at this age even when they would live longer.
+- ``LOAD_REQUEST_LOG``: append one JSON line per API request to this file (``loadtests/request_log.py``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from locust import HttpUser, between, events
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadtests import mix, shapes
+from loadtests import mix, request_log, shapes
 from loadtests.auth import LEDGER, CognitoLogin, LoginError, Token, client_credentials_token
 from loadtests.thresholds import AFTER_SIGN_IN, Thresholds, format_table, stats_from_environment, violations
 from loadtests.users import PoolUser, load_pool, pool_index
@@ -255,6 +256,9 @@ class MachineUser(ApiUser):
             ENV.get("LOAD_M2M_SCOPE") or None,
         )
 
+
+if ENV.get("LOAD_REQUEST_LOG"):
+    events.request.add_listener(request_log.RequestLog(Path(ENV["LOAD_REQUEST_LOG"])))
 
 # Exactly one shape (or none) must be visible here: Locust takes the first shape class it finds.
 if ENV.get("LOAD_SHAPE"):

@@ -5,7 +5,11 @@
 LOAD_TARGET = $(or $(ENV),local)
 LOAD_ARGS ?=
 
-.PHONY: load load-test
+# make rollout-test             replicas behind HAProxy (as the ALB) through a roll, scale-in/out and a SIGKILL
+#                               -> loadtests/reports/rollout.json; ROLLOUT_ARGS="--bounded" is the CI form
+ROLLOUT_ARGS ?=
+
+.PHONY: load load-test rollout-test
 
 load: install  ## load test: ENV=local (bounded, thresholds) or ENV=sandbox (step shape + autoscaling PNG)
 ifeq ($(LOAD_TARGET),local)
@@ -16,3 +20,6 @@ endif
 
 load-test: install  ## the load-test unit tests and the CI smoke run
 	$(UV) run pytest tests/loadtests -q $(PYTEST_ARGS)
+
+rollout-test: install  ## rolling deploy + expand migration, scale in/out, SIGKILL under load (exit 1 on a failure)
+	$(UV) run python -m loadtests.rollout $(ROLLOUT_ARGS)

@@ -146,7 +146,8 @@ def test_sandbox_matches_the_original_sizes(environments):
     assert (sandbox.service.min_tasks, sandbox.service.max_tasks) == (1, 2)
     assert (sandbox.database.min_acu, sandbox.database.max_acu) == (0, 4)
     prod = environments["prod"]
-    assert (prod.service.min_tasks, prod.service.max_tasks) == (2, 10)
+    # Its max tasks follow the measured capacity and the planned peak (test_scaling_targets.py).
+    assert prod.service.min_tasks == 2
     assert (prod.database.min_acu, prod.database.max_acu) == (0.5, 16)
 
 
@@ -288,7 +289,7 @@ def test_autoscaling_on_cpu_and_requests_per_target(synth_env, env_name):
                     "PredefinedMetricSpecification": {
                         "PredefinedMetricType": "ECSServiceAverageCPUUtilization"
                     },
-                    "TargetValue": 70,
+                    "TargetValue": synth.config.service.cpu_target_percent,
                 }
             ),
         },
@@ -301,7 +302,7 @@ def test_autoscaling_on_cpu_and_requests_per_target(synth_env, env_name):
                     "PredefinedMetricSpecification": Match.object_like(
                         {"PredefinedMetricType": "ALBRequestCountPerTarget"}
                     ),
-                    "TargetValue": 1000,
+                    "TargetValue": synth.config.service.requests_per_target,
                 }
             ),
         },

@@ -64,8 +64,12 @@ class ServiceSizes:
     min_tasks: int
     max_tasks: int
     cpu_target_percent: int = 70
-    # None turns the ALB request-count policy off.
+    # ALBRequestCountPerTarget: requests per target per minute; None turns the request-count policy off.
     requests_per_target: int | None = 1000
+    scale_out_cooldown_seconds: int = 60
+    scale_in_cooldown_seconds: int = 120
+    # The planned peak (requests/s) that max_tasks is sized for (infra/scaling_targets.py).
+    peak_requests_per_second: float | None = None
 
     def __post_init__(self) -> None:
         allowed = _FARGATE_MEMORY.get(self.cpu)
@@ -84,6 +88,11 @@ class ServiceSizes:
             raise ConfigError(f"service.cpu_target_percent must be 10..95, got {self.cpu_target_percent}")
         if self.requests_per_target is not None and self.requests_per_target < 1:
             raise ConfigError("service.requests_per_target must be positive or null (off)")
+        for name in ("scale_out_cooldown_seconds", "scale_in_cooldown_seconds"):
+            if not 0 <= getattr(self, name) <= 3600:
+                raise ConfigError(f"service.{name} must be 0..3600, got {getattr(self, name)}")
+        if self.peak_requests_per_second is not None and self.peak_requests_per_second <= 0:
+            raise ConfigError("service.peak_requests_per_second must be positive")
 
 
 @dataclass(frozen=True)

@@ -515,23 +515,24 @@ class TasksStack(Stack):
         )
 
     def _autoscaling(self, config: Environment) -> None:
+        # Targets from the measured capacity per task (infra/config/environments.yaml names the measurement).
         sizes = config.service
         scaling = self.service.auto_scale_task_count(
             min_capacity=sizes.min_tasks, max_capacity=sizes.max_tasks
         )
+        cooldowns = {
+            "scale_in_cooldown": Duration.seconds(sizes.scale_in_cooldown_seconds),
+            "scale_out_cooldown": Duration.seconds(sizes.scale_out_cooldown_seconds),
+        }
         scaling.scale_on_cpu_utilization(
-            "Cpu",
-            target_utilization_percent=sizes.cpu_target_percent,
-            scale_in_cooldown=Duration.seconds(120),
-            scale_out_cooldown=Duration.seconds(60),
+            "Cpu", target_utilization_percent=sizes.cpu_target_percent, **cooldowns
         )
         if sizes.requests_per_target:
             scaling.scale_on_request_count(
                 "Requests",
                 requests_per_target=sizes.requests_per_target,
                 target_group=self.target_group,
-                scale_in_cooldown=Duration.seconds(120),
-                scale_out_cooldown=Duration.seconds(60),
+                **cooldowns,
             )
 
     def _acknowledge(self, config: Environment) -> None:
