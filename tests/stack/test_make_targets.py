@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from tests.stack.dockerfile import REPO
+from tests.support.uv import uv_executable
 
 
 def _make(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -58,3 +59,15 @@ def test_without_docker_the_targets_say_what_to_use_instead(tmp_path: os.PathLik
     result = _make("up", env=env)
     assert result.returncode != 0
     assert "docker is not installed; use 'make dev'" in result.stderr
+
+
+def test_what_make_starts_finds_the_makefiles_uv_without_it_on_path() -> None:
+    uv = uv_executable()
+    env = {k: v for k, v in os.environ.items() if k != "UV"}
+    env["PATH"] = "/usr/local/bin:/usr/bin:/bin"  # no ~/.local/bin, where `make uv` installs it
+    if shutil.which("uv", path=env["PATH"]):
+        pytest.skip("uv is installed system-wide here; the case of a PATH without it cannot be shown")
+    # --eval adds a throwaway target that asks, as any recipe would, which `uv` the shell finds.
+    result = _make("-s", "--eval", "which-uv: ; @command -v uv; echo $$UV", "which-uv", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [uv, uv]
