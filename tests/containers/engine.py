@@ -91,7 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     if not command:
         parser.error("give the command to run after --")
     with docker_api_socket() as url:
-        env = {**podman_env(), "DOCKER_HOST": url, "TESTCONTAINERS_RYUK_DISABLED": "true"}
+        env = {
+            **podman_env(),
+            "DOCKER_HOST": url,
+            # Ryuk (the reaper container) is Docker-only; the tests stop what they start.
+            "TESTCONTAINERS_RYUK_DISABLED": "true",
+            # The engine runs on this host: reach published ports on it. (testcontainers takes a machine with
+            # /.dockerenv, like CI's, for a container in Docker and would look for a gateway podman's API lacks.)
+            "TESTCONTAINERS_CONNECTION_MODE": "docker_host",
+        }
         print(f"engine: podman's Docker API at {url} for: {' '.join(command)}", flush=True)
         return subprocess.run(command, env=env, check=False).returncode
 

@@ -34,15 +34,16 @@ def _pipe(source: socket.socket, target: socket.socket) -> None:
 
 
 @contextmanager
-def _late_database(url: str, port: int, after_seconds: float) -> Iterator[None]:
-    """After ``after_seconds``, forward 127.0.0.1:``port`` to the real server behind ``url`` (a database that
-    comes up after the command that needs it)."""
+def _forwarding(url: str, port: int, begin: threading.Event) -> Iterator[None]:
+    """Once ``begin`` is set, forward 127.0.0.1:``port`` to the real server behind ``url``: a database that
+    comes up after the command that needs it has started."""
     target = urlsplit(url)
     stop = threading.Event()
 
     def serve() -> None:
-        if stop.wait(after_seconds):
-            return
+        while not begin.wait(0.1):
+            if stop.is_set():
+                return
         listener = socket.create_server(("127.0.0.1", port))
         listener.settimeout(0.2)
         with listener:
@@ -73,21 +74,24 @@ def _via_port(url: str, port: int) -> str:
 
 def test_migrate_started_before_the_database_waits_for_it_and_says_so(postgres_url: str) -> None:
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": _via_port(postgres_url, port), "DB_WAIT_SECONDS": "30"}
-    with _late_database(postgres_url, port, after_seconds=3):
-        started = time.monotonic()
-        result = subprocess.run(
-            [sys.executable, "-m", "tasks_api", "migrate"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=90,
+    env = {**os.environ, "DATABASE_URL": _via_port(postgres_url, port), "DB_WAIT_SECONDS": "60"}
+    database_up = threading.Event()
+    with _forwarding(postgres_url, port, database_up):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tasks_api", "migrate"], env=env, stderr=subprocess.PIPE, text=True
         )
-    assert result.returncode == 0, result.stderr
-    assert time.monotonic() - started >= 3
-    assert '"waiting for the database"' in result.stderr
-    assert '"the database is up"' in result.stderr
-    assert '"migrations applied"' in result.stderr
+        assert process.stderr is not None
+        lines = []
+        for line in process.stderr:  # the database comes up only once the command says it is waiting
+            lines.append(line)
+            if '"waiting for the database"' in line:
+                database_up.set()
+        code = process.wait(timeout=90)
+    output = "".join(lines)
+    assert code == 0, output
+    assert database_up.is_set(), output
+    assert '"the database is up"' in output
+    assert '"migrations applied"' in output
 
 
 def test_the_wait_is_bounded_and_the_message_says_what_happened() -> None:
