@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             # Ryuk (the reaper container) is Docker-only; the tests stop what they start.
             "TESTCONTAINERS_RYUK_DISABLED": "true",
             # The engine runs on this host: reach published ports on it. (testcontainers takes a machine with
-            # /.dockerenv, like CI's, for a container in Docker and would look for a gateway podman's API lacks.)
+            # /.dockerenv, like CI's, for a container in Docker, and looks for a gateway podman's API lacks.)
             "TESTCONTAINERS_CONNECTION_MODE": "docker_host",
         }
         print(f"engine: podman's Docker API at {url} for: {' '.join(command)}", flush=True)

@@ -36,7 +36,8 @@ NPM_VERSION = "10.8.2"  # the npm that node 20 ships with
 # Slim like the upstream images: no documentation, manual pages or translations.
 DPKG_SLIM = tuple(f"path-exclude=/usr/share/{folder}/*" for folder in ("doc", "man", "locale"))
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
-HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}[platform.machine()]
+MACHINE = {"amd64": "x86_64", "arm64": "aarch64"}  # Debian's architecture names -> uname -m
+HOST_ARCH = {machine: arch for arch, machine in MACHINE.items()}[platform.machine()]
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,22 @@ class StandIn:
 
     upstream: str  # fully qualified, as podman stores it
     arch: str  # Debian architecture name
+    # Part of a multi-arch stand-in: stored as localhost/city-standins/...-<arch>, then listed in a manifest
+    # list under the upstream name (podman picks the instance of the platform a build stage asks for).
+    in_manifest: bool = False
     packages: tuple[str, ...] = ()  # Debian packages of the rootfs; none: an image FROM scratch
     hooks: tuple[str, ...] = ()  # mmdebstrap --customize-hook commands ($1: the rootfs, {here}: this folder)
     changes: tuple[str, ...] = ()  # `podman import --change` instructions
     files: tuple[str, ...] = ()  # files of this folder the recipe uses (part of the hash)
-    extra: Callable[[Path], Path] | None = field(default=None, compare=False)  # builds a tree to sync in
+    extra: Callable[[Path, str], Path] | None = field(default=None, compare=False)  # a tree to sync in
+
+    @property
+    def image(self) -> str:
+        """Where the stand-in is stored: the upstream name, or its per-architecture name (manifest list)."""
+        if not self.in_manifest:
+            return self.upstream
+        repository, _, tag = self.upstream.rpartition(":")
+        return f"localhost/city-standins/{repository.rsplit('/', 1)[1]}:{tag}-{self.arch}"
 
     @property
     def recipe_hash(self) -> str:
@@ -83,7 +95,7 @@ def _compose_postgres_image() -> str:
 
 
 # ---- the extra trees: uv from its PyPI wheel, node and npm from npm ----------------------------------------
-def _uv_tree(work: Path) -> Path:
+def _uv_tree(work: Path, arch: str) -> Path:
     """/uv and /uvx for linux/arm64, from the aarch64 wheel on PyPI (what the upstream image holds)."""
     wheels = work / "wheels"
     # Only PyPI: not this machine's pip configuration or local wheel folders.
@@ -91,7 +103,7 @@ def _uv_tree(work: Path) -> Path:
     env["PIP_CONFIG_FILE"] = os.devnull
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-         "--platform", "manylinux_2_17_aarch64", "--python-version", "3.11", f"uv=={_uv_version()}",
+         "--platform", f"manylinux_2_17_{MACHINE[arch]}", "--python-version", "3.11", f"uv=={_uv_version()}",
          "-d", str(wheels)],
         check=True, timeout=300, env=env,
     )  # fmt: skip
@@ -115,12 +127,12 @@ def _npm_pack(spec: str, work: Path) -> Path:
     return work / out[-1]
 
 
-def _node_tree(work: Path) -> Path:
+def _node_tree(work: Path, arch: str) -> Path:
     """/usr/local like the upstream node image: bin/node (npm's node-linux-<arch>), lib/node_modules/npm."""
     tree = work / "usr-local"
     (tree / "bin").mkdir(parents=True)
     (tree / "lib" / "node_modules").mkdir(parents=True)
-    node_arch = {"amd64": "x64", "arm64": "arm64"}[HOST_ARCH]
+    node_arch = {"amd64": "x64", "arm64": "arm64"}[arch]
     with tarfile.open(_npm_pack(f"node-linux-{node_arch}@{NODE_VERSION}", work)) as archive:
         member = archive.extractfile("package/bin/node")
         assert member is not None
@@ -157,13 +169,18 @@ def standins() -> list[StandIn]:
             changes=('ENTRYPOINT ["/uv"]',),
             extra=_uv_tree,
         ),
-        StandIn(
-            # The SPA's build stage runs on the build machine's platform ($BUILDPLATFORM), so: this machine's.
-            upstream=_qualified(args["NODE_IMAGE"]),
-            arch=HOST_ARCH,
-            packages=("ca-certificates", "libstdc++6"),
-            changes=(f"ENV {path}", f"ENV NODE_EXTRA_CA_CERTS={CA_BUNDLE}", 'CMD ["node"]'),
-            extra=_node_tree,
+        # The SPA's build stage runs on the build machine's platform ($BUILDPLATFORM); podman 4.3 (Debian 12)
+        # runs it on the target platform instead: both, in one manifest list.
+        *(
+            StandIn(
+                upstream=_qualified(args["NODE_IMAGE"]),
+                arch=arch,
+                in_manifest=True,
+                packages=("ca-certificates", "libstdc++6"),
+                changes=(f"ENV {path}", f"ENV NODE_EXTRA_CA_CERTS={CA_BUNDLE}", 'CMD ["node"]'),
+                extra=_node_tree,
+            )
+            for arch in sorted({HOST_ARCH, "arm64"})
         ),
         StandIn(
             upstream=_qualified(args["NGINX_IMAGE"]),
@@ -264,17 +281,14 @@ def _scratch(tree: Path, work: Path) -> Path:
 
 
 def build(standin: StandIn) -> str:
-    """Make ``standin`` exist in podman under its upstream name; say what was done."""
+    """Make ``standin`` exist in podman (``standin.image``); say what was done."""
     wanted = standin.recipe_hash
-    if registry_answers(standin.upstream):
-        podman("pull", "--arch", standin.arch, standin.upstream, timeout=900, capture=False)
-        return f"{standin.upstream}: the registry answers, pulled the real image"
-    if _label(standin.upstream) == wanted:
-        return f"{standin.upstream}: stand-in {wanted} is already built"
+    if _label(standin.image) == wanted:
+        return f"{standin.image}: stand-in {wanted} is already built"
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="city-standin-", dir="/var/tmp") as tmp:
         work = Path(tmp)
-        tree = standin.extra(work) if standin.extra else None  # noqa: S610 - not Django's extra()
+        tree = standin.extra(work, standin.arch) if standin.extra else None  # noqa: S610 - not Django's
         if standin.packages:
             tarball = _rootfs(standin, work, tree)
         else:
@@ -284,8 +298,40 @@ def build(standin: StandIn) -> str:
         command = ["import", "--arch", standin.arch, "--os", "linux"]
         for change in changes:
             command += ["--change", change]
-        podman(*command, str(tarball), standin.upstream, timeout=600)
-    return f"{standin.upstream}: built stand-in {wanted} in {time.monotonic() - started:.0f} s"
+        podman(*command, str(tarball), standin.image, timeout=600)
+    return f"{standin.image}: built stand-in {wanted} in {time.monotonic() - started:.0f} s"
+
+
+def list_in_manifest(upstream: str, images: list[str]) -> str:
+    """(Re)make the manifest list ``upstream`` of the per-architecture stand-ins ``images``."""
+    podman("untag", upstream, check=False)  # a single-arch image under that name, from an older recipe
+    podman("manifest", "rm", upstream, check=False)
+    podman("manifest", "create", upstream)
+    for image in images:
+        podman("manifest", "add", upstream, f"containers-storage:{image}")
+    return f"{upstream}: manifest list of {', '.join(images)}"
+
+
+def prepare(report: Callable[[str], None] = print) -> bool:
+    """Every upstream base image: the real one when its registry answers (the build pulls it), else the
+    stand-in. True when every registry answered (no stand-in is used)."""
+    manifests: dict[str, list[str]] = {}
+    answered = []
+    for standin in standins():
+        if registry_answers(standin.upstream):
+            # The real image wins: drop a stand-in of that name so that the build pulls the upstream one.
+            podman("untag", standin.upstream, check=False)
+            podman("manifest", "rm", standin.upstream, check=False)
+            report(f"stand-ins: {standin.upstream}: the registry answers, the build uses the real image")
+            answered.append(True)
+            continue
+        answered.append(False)
+        report(f"stand-ins: {build(standin)}")
+        if standin.in_manifest:
+            manifests.setdefault(standin.upstream, []).append(standin.image)
+    for upstream, images in manifests.items():
+        report(f"stand-ins: {list_in_manifest(upstream, images)}")
+    return all(answered)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -295,11 +341,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     podman_env()  # fails with a clear message when podman is missing
-    for standin in standins():
-        if args.list:
-            print(f"{standin.upstream}  {standin.arch}  {standin.recipe_hash}")
-            continue
-        print(f"stand-ins: {build(standin)}", flush=True)
+    if args.list:
+        for standin in standins():
+            print(f"{standin.upstream}  {standin.arch}  {standin.image}  {standin.recipe_hash}")
+        return 0
+    prepare(lambda line: print(line, flush=True))
     return 0
 
 
