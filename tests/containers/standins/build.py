@@ -20,6 +20,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -312,26 +313,28 @@ def list_in_manifest(upstream: str, images: list[str]) -> str:
     return f"{upstream}: manifest list of {', '.join(images)}"
 
 
-def prepare(report: Callable[[str], None] = print) -> bool:
+def prepare(report: Callable[[str], None] = print, workers: int = 2) -> bool:
     """Every upstream base image: the real one when its registry answers (the build pulls it), else the
-    stand-in. True when every registry answered (no stand-in is used)."""
+    stand-in. True when every registry answered (no stand-in is used). Stand-ins are built ``workers`` at a
+    time: most of the time goes to emulated package scripts, one core each."""
     manifests: dict[str, list[str]] = {}
-    answered = []
+    needed = []
     for standin in standins():
         if registry_answers(standin.upstream):
             # The real image wins: drop a stand-in of that name so that the build pulls the upstream one.
             podman("untag", standin.upstream, check=False)
             podman("manifest", "rm", standin.upstream, check=False)
             report(f"stand-ins: {standin.upstream}: the registry answers, the build uses the real image")
-            answered.append(True)
             continue
-        answered.append(False)
-        report(f"stand-ins: {build(standin)}")
+        needed.append(standin)
         if standin.in_manifest:
             manifests.setdefault(standin.upstream, []).append(standin.image)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for done in pool.map(build, needed):
+            report(f"stand-ins: {done}")
     for upstream, images in manifests.items():
         report(f"stand-ins: {list_in_manifest(upstream, images)}")
-    return all(answered)
+    return not needed
 
 
 def main(argv: list[str] | None = None) -> int:
