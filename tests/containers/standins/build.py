@@ -286,6 +286,12 @@ def build(standin: StandIn) -> str:
     wanted = standin.recipe_hash
     if _label(standin.image) == wanted:
         return f"{standin.image}: stand-in {wanted} is already built"
+    stored = podman(
+        "images", "--quiet", "--no-trunc", "--filter", f"label={HASH_LABEL}={wanted}"
+    ).stdout.split()
+    if stored:  # built before, its name since given to something else
+        podman("tag", stored[0], standin.image)
+        return f"{standin.image}: stand-in {wanted} was built before, named again"
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="city-standin-", dir="/var/tmp") as tmp:
         work = Path(tmp)
@@ -303,10 +309,18 @@ def build(standin: StandIn) -> str:
     return f"{standin.image}: built stand-in {wanted} in {time.monotonic() - started:.0f} s"
 
 
+def _drop_name(name: str) -> None:
+    """Free ``name``: remove the manifest list, or the name of the image, it stands for (never the image's
+    other names: `podman untag IMAGE` alone would drop them all)."""
+    if podman("manifest", "exists", name, check=False).returncode == 0:
+        podman("manifest", "rm", name)
+    elif podman("image", "exists", name, check=False).returncode == 0:
+        podman("untag", name, name)
+
+
 def list_in_manifest(upstream: str, images: list[str]) -> str:
     """(Re)make the manifest list ``upstream`` of the per-architecture stand-ins ``images``."""
-    podman("untag", upstream, check=False)  # a single-arch image under that name, from an older recipe
-    podman("manifest", "rm", upstream, check=False)
+    _drop_name(upstream)
     podman("manifest", "create", upstream)
     for image in images:
         podman("manifest", "add", upstream, f"containers-storage:{image}")
@@ -322,8 +336,7 @@ def prepare(report: Callable[[str], None] = print, workers: int = 2) -> bool:
     for standin in standins():
         if registry_answers(standin.upstream):
             # The real image wins: drop a stand-in of that name so that the build pulls the upstream one.
-            podman("untag", standin.upstream, check=False)
-            podman("manifest", "rm", standin.upstream, check=False)
+            _drop_name(standin.upstream)
             report(f"stand-ins: {standin.upstream}: the registry answers, the build uses the real image")
             continue
         needed.append(standin)
