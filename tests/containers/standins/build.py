@@ -50,6 +50,8 @@ class StandIn:
     # Part of a multi-arch stand-in: stored as localhost/city-standins/...-<arch>, then listed in a manifest
     # list under the upstream name (podman picks the instance of the platform a build stage asks for).
     in_manifest: bool = False
+    # The architecture of the binaries inside, when it is not ``arch`` (see the node stand-in).
+    binaries: str | None = None
     packages: tuple[str, ...] = ()  # Debian packages of the rootfs; none: an image FROM scratch
     hooks: tuple[str, ...] = ()  # mmdebstrap --customize-hook commands ($1: the rootfs, {here}: this folder)
     changes: tuple[str, ...] = ()  # `podman import --change` instructions
@@ -69,6 +71,8 @@ class StandIn:
         digest = hashlib.sha256(
             json.dumps([self.upstream, self.arch, self.packages, self.hooks, self.changes, SUITE]).encode()
         )
+        if self.binaries is not None:
+            digest.update(f"binaries {self.binaries}".encode())
         if self.extra is not None:
             digest.update(f"{self.extra.__name__} {NODE_VERSION} {NPM_VERSION} {_uv_version()}".encode())
         for name in self.files:
@@ -170,12 +174,15 @@ def standins() -> list[StandIn]:
             changes=('ENTRYPOINT ["/uv"]',),
             extra=_uv_tree,
         ),
-        # The SPA's build stage runs on the build machine's platform ($BUILDPLATFORM); podman 4.3 (Debian 12)
-        # runs it on the target platform instead: both, in one manifest list.
+        # The SPA's build stage runs on the build machine's platform ($BUILDPLATFORM): its output, static
+        # files, is the same everywhere. podman 4.3 (Debian 12) asks for the target platform's image
+        # instead, so the manifest list also answers for linux/arm64 with this machine's node (binfmt_misc
+        # runs it natively; emulated, `npm ci` and the TypeScript build take minutes). See the README.
         *(
             StandIn(
                 upstream=_qualified(args["NODE_IMAGE"]),
                 arch=arch,
+                binaries=None if arch == HOST_ARCH else HOST_ARCH,
                 in_manifest=True,
                 packages=("ca-certificates", "libstdc++6"),
                 changes=(f"ENV {path}", f"ENV NODE_EXTRA_CA_CERTS={CA_BUNDLE}", 'CMD ["node"]'),
@@ -251,14 +258,14 @@ def _label(image: str) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
-def _rootfs(standin: StandIn, work: Path, tree: Path | None) -> Path:
+def _rootfs(standin: StandIn, arch: str, work: Path, tree: Path | None) -> Path:
     """A Debian rootfs tarball with the stand-in's packages, hooks and extra tree."""
     out = work / "rootfs.tar"
     command = [
         "mmdebstrap",
         "--quiet",
         "--variant=essential",
-        f"--architectures={standin.arch}",
+        f"--architectures={arch}",
         '--aptopt=APT::Install-Recommends "false"',
         f"--include={','.join(standin.packages)}",
     ]
@@ -295,9 +302,10 @@ def build(standin: StandIn) -> str:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="city-standin-", dir="/var/tmp") as tmp:
         work = Path(tmp)
-        tree = standin.extra(work, standin.arch) if standin.extra else None  # noqa: S610 - not Django's
+        binaries = standin.binaries or standin.arch
+        tree = standin.extra(work, binaries) if standin.extra else None  # noqa: S610 - not Django's
         if standin.packages:
-            tarball = _rootfs(standin, work, tree)
+            tarball = _rootfs(standin, binaries, work, tree)
         else:
             assert tree is not None
             tarball = _scratch(tree, work)
