@@ -13,6 +13,10 @@ IMAGE_PULL ?= missing
 # podman: RUN steps that download (uv sync, npm ci) trust the host's CA bundle, e.g. a company proxy's CA.
 # Mounted for the build only, never stored in a layer.
 HOST_CA_BUNDLE ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
+# podman-compose ties each container to those it depends on (`podman run --requires`), and podman 4.3 then
+# cannot start one whose chain is two deep (tasks-api -> migrate -> postgres: "not found in input list").
+# The services wait for what they need themselves (the database, bounded), so start them without it.
+COMPOSE_UP_FLAGS ?= $(if $(filter podman,$(ENGINE)),--no-deps)
 STACK_PORTS ?= 8100 8080 9229
 UP_TIMEOUT ?= 300
 
@@ -52,7 +56,7 @@ stack-ports:  # before a long build: the ports the stack publishes must be free
 	done
 
 up: stack-ports images  ## build the images, start the compose stack (web :8100, API :8080, IdP :9229) and wait for it
-	$(COMPOSE) up --detach
+	$(COMPOSE) up --detach $(COMPOSE_UP_FLAGS)
 	@# Not `up --wait`: some Compose versions exit 1 when the one-shot `migrate` service completes, and
 	@# podman-compose has no --wait.
 	@echo "waiting up to $(UP_TIMEOUT) s for http://localhost:8100 ..."; \

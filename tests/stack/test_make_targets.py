@@ -42,7 +42,7 @@ def test_up_refuses_ports_that_are_taken() -> None:
         ("docker", "images", "docker buildx build --platform linux/arm64"),
         ("podman", "down", "podman-compose down --remove-orphans"),
         ("podman", "images", "podman build --platform linux/arm64 --pull=missing"),
-        ("podman", "up", "podman-compose up --detach"),
+        ("podman", "up", "podman-compose up --detach --no-deps"),
     ],
 )
 def test_the_targets_use_the_chosen_engine(engine: str, target: str, command: str) -> None:
