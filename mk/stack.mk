@@ -8,6 +8,7 @@ COMPOSE ?= $(if $(filter podman,$(ENGINE)),$(UV) run --frozen podman-compose,doc
 IMAGE_PLATFORM ?= linux/arm64
 IMAGE_TAG ?= local
 IMAGE_TARGETS ?= api idp web
+# podman: --format docker, because the OCI image format has no HEALTHCHECK (podman would drop it).
 # podman: missing (the default) pulls a base image only when it is not stored yet; never = use only what is.
 IMAGE_PULL ?= missing
 # podman: RUN steps that download (uv sync, npm ci) trust the host's CA bundle, e.g. a company proxy's CA.
@@ -39,7 +40,7 @@ images:  ## build the linux/arm64 images (api, idp, web) from Dockerfile.arm64 w
 	    docker buildx build --platform $(IMAGE_PLATFORM) -f Dockerfile.arm64 --target $$target \
 	      -t city-tasks-$$target:$(IMAGE_TAG) --load . ; \
 	  else \
-	    podman build --platform $(IMAGE_PLATFORM) --pull=$(IMAGE_PULL) -f Dockerfile.arm64 --target $$target \
+	    podman build --format docker --platform $(IMAGE_PLATFORM) --pull=$(IMAGE_PULL) -f Dockerfile.arm64 --target $$target \
 	      $(if $(HOST_CA_BUNDLE),-v $(HOST_CA_BUNDLE):/etc/ssl/certs/ca-certificates.crt:ro) \
 	      -t city-tasks-$$target:$(IMAGE_TAG) . ; \
 	  fi; \

@@ -41,7 +41,7 @@ def test_up_refuses_ports_that_are_taken() -> None:
         ("docker", "down", "docker compose down --remove-orphans"),
         ("docker", "images", "docker buildx build --platform linux/arm64"),
         ("podman", "down", "podman-compose down --remove-orphans"),
-        ("podman", "images", "podman build --platform linux/arm64 --pull=missing"),
+        ("podman", "images", "podman build --format docker --platform linux/arm64 --pull=missing"),
         ("podman", "up", "podman-compose up --detach --no-deps"),
     ],
 )
