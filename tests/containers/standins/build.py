@@ -159,8 +159,9 @@ def standins() -> list[StandIn]:
         StandIn(
             upstream=_qualified(args["BASE_IMAGE"]),
             arch="arm64",
-            # libstdc++6: the upstream image has it (apt needs it); greenlet's extension links against it.
-            packages=("python3", "passwd", "ca-certificates", "libstdc++6"),
+            # Like upstream (Debian's slim base): libstdc++6 (apt needs it; so does greenlet's extension) and
+            # tzdata (the API's time zones come from the system's zoneinfo).
+            packages=("python3", "passwd", "ca-certificates", "libstdc++6", "tzdata"),
             # The upstream image has python under /usr/local/bin; Debian's is /usr/bin/python3 (3.11 too).
             hooks=(
                 'ln -s /usr/bin/python3 "$1/usr/local/bin/python3"',
