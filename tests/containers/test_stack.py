@@ -159,7 +159,7 @@ def test_locust_smoke_against_the_api_container(tmp_path: Path, results: dict[st
     target = _ContainerStack()
     pool_file = tmp_path / "pool.json"
     create_pool(target, 3, pool_file)  # type: ignore[arg-type]
-    # People only: the compose API trusts the web client alone (AUTH_CLIENT_IDS), not the load-test machine one.
+    # People only: the compose API trusts the web client (AUTH_CLIENT_IDS), not the load-test machine one.
     options = Namespace(think_min=0.1, think_max=0.3, shape=None, machine_weight=0)
     spec = RunSpec(
         host=target.api_url,
