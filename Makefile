@@ -7,6 +7,9 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON_PREFERENCE := only-system
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# Whatever the targets start (tests, devstack, scripts) finds this same uv, also when ~/.local/bin is not on PATH.
+export UV
+export PATH := $(patsubst %/,%,$(dir $(UV))):$(PATH)
 PYTEST_ARGS ?=
 
 .PHONY: help uv install dev test lint fmt actionlint-install

@@ -17,6 +17,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.stack.dockerfile import REPO, parse
+from tests.support.uv import uv_executable
 
 PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_17_aarch64", "manylinux_2_28_aarch64")
 
@@ -39,7 +40,7 @@ def pypi() -> None:
 def _export(package: str) -> list[str]:
     out = subprocess.run(
         [
-            "uv",
+            uv_executable(),
             "export",
             "--package",
             package,

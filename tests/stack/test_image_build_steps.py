@@ -18,6 +18,7 @@ import pytest
 
 from tests.stack.dockerfile import REPO, dockerignore_rules, in_context, parse
 from tests.support.net import free_port
+from tests.support.uv import uv_executable
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 # runtime stage -> (build stage, console script, importable module, the variables that move its port and host)
@@ -49,6 +50,7 @@ def _build_venv(stage: str, context: Path, venv: Path) -> None:
     steps = [run.args.split() for run in parse().stage(stage).all("RUN")]
     assert [step[:2] for step in steps] == [["uv", "sync"], ["uv", "sync"]]
     for step in steps:
+        step[0] = uv_executable()  # the Dockerfile's `uv` is on the image's PATH; here, the Makefile's uv
         result = subprocess.run(step, cwd=context, env=env, capture_output=True, text=True, timeout=150)
         assert result.returncode == 0, f"{' '.join(step)}:\n{result.stderr[-3000:]}"
 

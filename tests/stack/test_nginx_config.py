@@ -49,6 +49,7 @@ def nginx(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     port = free_port()
     with serving(UPSTREAM) as api:
         env["API_UPSTREAM"] = api  # the compose value is http://tasks-api:8080
+        env["NGINX_LOCAL_RESOLVERS"] = "127.0.0.1"  # the image's entrypoint takes it from /etc/resolv.conf
         site = render(TEMPLATE.read_text(), env)
         site = site.replace("listen 8080;", f"listen 127.0.0.1:{port};").replace(
             "root /usr/share/nginx/html;", f"root {dist};"
@@ -96,7 +97,9 @@ def nginx(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
 
 def test_template_uses_only_variables_compose_defines() -> None:
     env = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["frontend"]["environment"]
-    rendered = render(TEMPLATE.read_text(), {k: str(v) for k, v in env.items()})
+    entrypoint_sets = env.get("NGINX_ENTRYPOINT_LOCAL_RESOLVERS")
+    from_entrypoint = {"NGINX_LOCAL_RESOLVERS": "10.89.0.1"} if entrypoint_sets else {}
+    rendered = render(TEMPLATE.read_text(), {**{k: str(v) for k, v in env.items()}, **from_entrypoint})
     assert not re.search(r"\$\{[A-Z_]+\}", rendered)
     assert "$http_host" in rendered  # nginx's own variables are left alone
 

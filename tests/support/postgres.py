@@ -2,7 +2,8 @@
 
 Order of preference:
 1. ``DATABASE_URL`` when set (an existing server; nothing is started or stopped);
-2. testcontainers' ``PostgresContainer`` when a Docker engine answers;
+2. testcontainers' ``PostgresContainer`` when a Docker API answers (Docker, or podman's API service:
+   ``make test-containers`` runs the database tests that way once);
 3. a cluster made with the local PostgreSQL binaries (``initdb`` + ``pg_ctl``) in a temporary
    directory, run as the ``postgres`` user when we are root (initdb refuses root).
 
@@ -52,7 +53,11 @@ def _find_bindir() -> Path:
     )
 
 
+CONTAINER_IMAGE = "postgres:16-alpine"  # the compose file's database image
+
+
 def _docker_answers() -> bool:
+    """A Docker API answers: Docker's daemon, or podman's (``DOCKER_HOST=unix://.../podman.sock``)."""
     if os.environ.get("TESTS_NO_DOCKER"):
         return False
     try:
@@ -126,6 +131,15 @@ class ThrowawayPostgres:
         self.stop()
 
     # -- what tests use --------------------------------------------------------------------
+    def describe(self) -> str:
+        """Which backend serves this run, for the test log."""
+        if self.kind == "container":
+            engine = os.environ.get("DOCKER_HOST", "the default Docker socket")
+            return f"container (testcontainers, {CONTAINER_IMAGE} through the Docker API at {engine})"
+        if self.kind == "local":
+            return f"local (a throwaway cluster from {self._bindir})"
+        return "external (DATABASE_URL)"
+
     @property
     def sync_url(self) -> str:
         return with_driver(self.url, "postgresql+psycopg")
@@ -184,9 +198,9 @@ class ThrowawayPostgres:
 
     # -- internals -------------------------------------------------------------------------
     def _start_container(self) -> None:
-        from testcontainers.postgres import PostgresContainer
+        from testcontainers.community.postgres import PostgresContainer
 
-        container = PostgresContainer("postgres:16-alpine", driver="asyncpg")
+        container = PostgresContainer(CONTAINER_IMAGE, driver="asyncpg")
         container.start()
         self._container, self.kind = container, "container"
         self.url = with_driver(container.get_connection_url())

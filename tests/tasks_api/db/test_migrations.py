@@ -91,6 +91,7 @@ def test_cli_migrate_unreachable_database_is_a_clear_error() -> None:
         **os.environ,
         "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none",
         "DB_POOL_TIMEOUT_SECONDS": "2",
+        "DB_WAIT_SECONDS": "2",
     }
     result = subprocess.run(
         [sys.executable, "-m", "tasks_api", "migrate"], env=env, capture_output=True, text=True, timeout=60

@@ -120,6 +120,17 @@ async def _migrate(settings: Settings, revision: str, down: bool) -> bool:
         await pool.dispose()
 
 
+def _wait_for_database(settings: Settings) -> int:
+    from tasks_api.db.wait import DatabaseUnavailable, wait_for_database
+
+    try:
+        asyncio.run(wait_for_database(settings))
+    except DatabaseUnavailable as exc:
+        print(f"tasks-api: cannot reach the database: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tasks-api", description="The City Tasks API.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -136,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = _settings()
     json_logging.configure(settings.log_level)
+    if (code := _wait_for_database(settings)) != 0:
+        return code
     if args.command == "serve":
         return serve(settings, args.host, args.port)
     if args.command == "migrate":

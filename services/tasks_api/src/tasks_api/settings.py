@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=10_000, ge=0)
     migrate_on_start: bool = False
+    # serve, migrate and worker wait this long for the database to accept connections (containers start in
+    # any order); 0 does not wait.
+    db_wait_seconds: float = Field(default=60.0, ge=0)
     # Test pooled connections before use. Only those idle for longer than DB_PRE_PING_IDLE_SECONDS are pinged
     # (where dead sockets come from: NAT and proxy idle timeouts, fail-overs while idle); 0 pings on every
     # checkout (a round trip per request). A connection that dies in use invalidates the pool.

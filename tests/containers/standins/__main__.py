@@ -1,0 +1,3 @@
+from tests.containers.standins.build import main
+
+raise SystemExit(main())
