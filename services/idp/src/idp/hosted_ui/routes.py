@@ -58,6 +58,14 @@ class HostedUi:
             return None, RedirectResponse(_form_page(flow.data.get("stage", "login")), status_code=303)
         return flow, None
 
+    def _account_form(self, request: Request, form: dict[str, str]) -> tuple[str, str] | Response:
+        """A sign-up or password form posted from this sign-in: its (csrf, client_id), or the error page."""
+        with self.pool.store.begin() as db:
+            flow, problem = self._flow_or_error(db, request, form, None)
+            if problem:
+                return problem
+            return flow.data["csrf"], flow.data["client_id"]
+
     def _finish(self, db: Any, flow: Any, user: User) -> Response:
         """Signed in: start the browser session and send the code back to the client."""
         from idp.oauth import redirect_with_code
@@ -230,11 +238,10 @@ class HostedUi:
             return problem or render("signup.html", csrf=flow.data["csrf"])
 
     def signup(self, request: Request, form: dict[str, str]) -> Response:
-        with self.pool.store.begin() as db:
-            flow, problem = self._flow_or_error(db, request, form, None)
-            if problem:
-                return problem
-            csrf, client_id = flow.data["csrf"], flow.data["client_id"]
+        checked = self._account_form(request, form)
+        if isinstance(checked, Response):
+            return checked
+        csrf, client_id = checked
         email, name = form.get("email", "").strip(), form.get("name", "").strip()
         try:
             self.pool.accounts.sign_up(
@@ -259,11 +266,10 @@ class HostedUi:
 
     def resend_confirmation(self, request: Request, form: dict[str, str]) -> Response:
         """ "Send the code again" on the confirmation page (a sign-up whose code expired is no dead end)."""
-        with self.pool.store.begin() as db:
-            flow, problem = self._flow_or_error(db, request, form, None)
-            if problem:
-                return problem
-            csrf, client_id = flow.data["csrf"], flow.data["client_id"]
+        checked = self._account_form(request, form)
+        if isinstance(checked, Response):
+            return checked
+        csrf, client_id = checked
         email = form.get("email", "").strip()
         try:
             self.pool.accounts.resend_confirmation_code(client_id, email)
@@ -279,11 +285,10 @@ class HostedUi:
             return problem or render("forgot_password.html", csrf=flow.data["csrf"])
 
     def forgot_password(self, request: Request, form: dict[str, str]) -> Response:
-        with self.pool.store.begin() as db:
-            flow, problem = self._flow_or_error(db, request, form, None)
-            if problem:
-                return problem
-            csrf, client_id = flow.data["csrf"], flow.data["client_id"]
+        checked = self._account_form(request, form)
+        if isinstance(checked, Response):
+            return checked
+        csrf, client_id = checked
         email = form.get("email", "").strip()
         try:
             self.pool.accounts.forgot_password(client_id, email)
@@ -310,11 +315,10 @@ class HostedUi:
             )
 
     def reset_password(self, request: Request, form: dict[str, str]) -> Response:
-        with self.pool.store.begin() as db:
-            flow, problem = self._flow_or_error(db, request, form, None)
-            if problem:
-                return problem
-            csrf, client_id = flow.data["csrf"], flow.data["client_id"]
+        checked = self._account_form(request, form)
+        if isinstance(checked, Response):
+            return checked
+        csrf, client_id = checked
         email = form.get("email", "").strip()
         try:
             self.pool.accounts.confirm_forgot_password(
@@ -330,11 +334,10 @@ class HostedUi:
         return RedirectResponse("/login?notice=reset", status_code=303)
 
     def confirm(self, request: Request, form: dict[str, str]) -> Response:
-        with self.pool.store.begin() as db:
-            flow, problem = self._flow_or_error(db, request, form, None)
-            if problem:
-                return problem
-            csrf, client_id = flow.data["csrf"], flow.data["client_id"]
+        checked = self._account_form(request, form)
+        if isinstance(checked, Response):
+            return checked
+        csrf, client_id = checked
         email = form.get("email", "").strip()
         try:
             self.pool.accounts.confirm_sign_up(client_id, email, form.get("code", ""))
