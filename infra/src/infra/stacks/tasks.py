@@ -520,19 +520,21 @@ class TasksStack(Stack):
         scaling = self.service.auto_scale_task_count(
             min_capacity=sizes.min_tasks, max_capacity=sizes.max_tasks
         )
-        cooldowns = {
-            "scale_in_cooldown": Duration.seconds(sizes.scale_in_cooldown_seconds),
-            "scale_out_cooldown": Duration.seconds(sizes.scale_out_cooldown_seconds),
-        }
+        scale_in_cooldown = Duration.seconds(sizes.scale_in_cooldown_seconds)
+        scale_out_cooldown = Duration.seconds(sizes.scale_out_cooldown_seconds)
         scaling.scale_on_cpu_utilization(
-            "Cpu", target_utilization_percent=sizes.cpu_target_percent, **cooldowns
+            "Cpu",
+            target_utilization_percent=sizes.cpu_target_percent,
+            scale_in_cooldown=scale_in_cooldown,
+            scale_out_cooldown=scale_out_cooldown,
         )
         if sizes.requests_per_target:
             scaling.scale_on_request_count(
                 "Requests",
                 requests_per_target=sizes.requests_per_target,
                 target_group=self.target_group,
-                **cooldowns,
+                scale_in_cooldown=scale_in_cooldown,
+                scale_out_cooldown=scale_out_cooldown,
             )
 
     def _acknowledge(self, config: Environment) -> None:
