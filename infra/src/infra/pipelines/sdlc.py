@@ -80,7 +80,7 @@ class SdlcPipelineStack(Stack):
 
         test = project(
             "LintAndTest",
-            "make lint and .ci/run (make test with PostgreSQL and Chromium) on arm64 Debian",
+            ".ci/run (make lint, then make test with PostgreSQL and Chromium) on arm64 Debian",
             commands.lint_and_test(),
             compute=codebuild.ComputeType.LARGE,
         )
