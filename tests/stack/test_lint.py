@@ -118,12 +118,14 @@ def test_an_import_under_type_checking_is_not_a_dependency(packages: Path) -> No
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_a_cycle_between_the_apis_modules_breaks_the_acyclic_contract(packages: Path) -> None:
-    (packages / "tasks_api/first_offender.py").write_text("from tasks_api import second_offender\n")
-    (packages / "tasks_api/second_offender.py").write_text("from tasks_api import first_offender\n")
-    result = _lint_imports(packages, "api-acyclic")
+@pytest.mark.parametrize("package", ["tasks_api", "idp", "city_org"])
+def test_a_cycle_between_sibling_modules_breaks_the_acyclic_contract(packages: Path, package: str) -> None:
+    (packages / package / "first_offender.py").write_text(f"from {package} import second_offender\n")
+    (packages / package / "second_offender.py").write_text(f"from {package} import first_offender\n")
+    result = _lint_imports(packages, "acyclic")
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "offender" in result.stdout, result.stdout
+    assert f"No cycles are allowed in {package}." in result.stdout, result.stdout
+    assert "_offender -> ." in result.stdout, result.stdout
 
 
 def test_the_contracts_name_modules_that_exist(packages: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
+import secrets
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from idp.errors import CognitoError, code_mismatch, invalid_parameter, not_authorized
 from idp.passwords import check_policy
-from idp.pool import EMAIL_RE, delivery, new_code
 from idp.store import AuthCode, RefreshToken, SessionRecord, User, digest
 
 if TYPE_CHECKING:
@@ -25,6 +26,18 @@ FORGOT_CODE_SECONDS = 3600  # Cognito's forgot-password codes live an hour
 VERIFY_CODE_SECONDS = 24 * 3600
 MAX_CODE_ATTEMPTS = 5
 WRITABLE_ATTRIBUTES = ("email", "name")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def new_code() -> str:
+    return f"{secrets.randbelow(10**6):06d}"
+
+
+def delivery(email: str) -> dict[str, str]:
+    """Cognito's CodeDeliveryDetails: where a code went, the address masked."""
+    local, _, domain = email.partition("@")
+    masked = f"{local[:1]}***@{domain[:1]}***"
+    return {"Destination": masked, "DeliveryMedium": "EMAIL", "AttributeName": "email"}
 
 
 def expired_code() -> CognitoError:

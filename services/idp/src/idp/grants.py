@@ -24,12 +24,13 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from idp.errors import CognitoError, not_authorized
-from idp.pool import ADMIN_SCOPE
 from idp.store import AuthCode, Client, RefreshToken, User, digest
 from idp.tokens import Subject
 
 if TYPE_CHECKING:
     from idp.pool import UserPool
+
+ADMIN_SCOPE = "aws.cognito.signin.user.admin"  # the scope of a user's own cognito-idp operations
 
 
 def _origin_of(code: AuthCode) -> str:

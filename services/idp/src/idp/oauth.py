@@ -20,7 +20,14 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import update
 
 from idp.errors import CognitoError
-from idp.hosted_ui.pages import FLOW_COOKIE, SESSION_COOKIE, error_page, new_flow, set_cookie
+from idp.hosted_ui.pages import (
+    FLOW_COOKIE,
+    SESSION_COOKIE,
+    error_page,
+    new_flow,
+    redirect_with_code,
+    set_cookie,
+)
 from idp.pool import UserPool
 from idp.store import Client, RefreshToken
 
@@ -85,28 +92,6 @@ def validate_authorize(pool: UserPool, q: dict[str, str]) -> tuple[Client, dict[
         "code_challenge": challenge,
         "code_challenge_method": method if challenge else None,
     }
-
-
-def redirect_with_code(
-    pool: UserPool, flow: dict[str, Any], sub: str, auth_time: int, db: Any = None
-) -> RedirectResponse:
-    code = pool.grants.authorization_code.issue_code(
-        flow["client_id"],
-        sub,
-        flow["redirect_uri"],
-        flow["scope"],
-        flow.get("nonce"),
-        flow.get("code_challenge"),
-        flow.get("code_challenge_method"),
-        auth_time,
-        db=db,
-    )
-    params = [("code", code)]
-    if flow.get("state"):
-        params.append(("state", flow["state"]))
-    response = RedirectResponse(add_params_to_uri(flow["redirect_uri"], params), status_code=302)
-    response.delete_cookie(FLOW_COOKIE, path="/")
-    return response
 
 
 def _authenticate_client(pool: UserPool, request: Request, form: dict[str, str]) -> Client | JSONResponse:

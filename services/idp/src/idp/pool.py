@@ -18,7 +18,6 @@ import base64
 import hashlib
 import hmac
 import logging
-import re
 import secrets
 import time
 import uuid
@@ -31,11 +30,15 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from idp import srp
+from idp.accounts import EMAIL_RE, Accounts
+from idp.admin import Admin
 from idp.errors import CognitoError, invalid_parameter, not_authorized, user_not_found
+from idp.grants import ADMIN_SCOPE, Grants
 from idp.keys import KeyRing
 from idp.outbox import Outbox
 from idp.passwords import Passwords, Throttle
 from idp.settings import Settings
+from idp.signin import SignIn
 from idp.store import (
     Client,
     Membership,
@@ -50,16 +53,10 @@ from idp.tokens import Subject, TokenIssuer
 from idp.triggers import post_confirmation, pre_token_generation
 
 if TYPE_CHECKING:
-    from idp.accounts import Accounts
-    from idp.admin import Admin
-    from idp.grants import Grants
     from idp.pools import Pools
-    from idp.signin import SignIn
 
 log = logging.getLogger("idp")
 
-ADMIN_SCOPE = "aws.cognito.signin.user.admin"
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CLIENT_CACHE_SECONDS = 30.0
 MFA_MODES = ("ON", "OPTIONAL", "OFF")
 
@@ -94,22 +91,9 @@ class Credentials:
     srp: srp.Verifier
 
 
-def mask(email: str) -> str:
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}***@{domain[:1]}***"
-
-
-def delivery(email: str) -> dict[str, str]:
-    return {"Destination": mask(email), "DeliveryMedium": "EMAIL", "AttributeName": "email"}
-
-
 def secret_hash(client_id: str, secret: str, username: str) -> str:
     mac = hmac.new(secret.encode(), (username + client_id).encode(), hashlib.sha256).digest()
     return base64.b64encode(mac).decode()
-
-
-def new_code() -> str:
-    return f"{secrets.randbelow(10**6):06d}"
 
 
 class UserPool:
@@ -149,11 +133,6 @@ class UserPool:
         self.local_client: Any = None  # set by the app once the dispatcher exists
         self.registry: Pools | None = None  # every pool of the process (pools.py), set by the app
         self._clients: dict[str, tuple[float, Client]] = {}
-
-        from idp.accounts import Accounts
-        from idp.admin import Admin
-        from idp.grants import Grants
-        from idp.signin import SignIn
 
         self.signin: SignIn = SignIn(self)
         self.accounts: Accounts = Accounts(self)

@@ -1,4 +1,5 @@
-"""Rendering, cookies and the server-side flow record the hosted-UI forms share."""
+"""Rendering, cookies and the server-side flow record the hosted-UI forms share, and the flow's end: the
+redirect with the authorization code (used by /oauth2/authorize too, for a browser already signed in)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import segno
-from fastapi.responses import HTMLResponse, Response
+from authlib.common.urls import add_params_to_uri
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
@@ -52,6 +54,29 @@ def set_cookie(response: Response, name: str, value: str, max_age: int, secure: 
 def new_flow(pool: UserPool, db: Session, flow: dict[str, Any]) -> str:
     data = {**flow, "csrf": secrets.token_urlsafe(32), "stage": "login", "attempts": 0}
     return pool.new_session(db, "flow", None, flow["client_id"], data, pool.settings.hosted_flow_seconds)
+
+
+def redirect_with_code(
+    pool: UserPool, flow: dict[str, Any], sub: str, auth_time: int, db: Any = None
+) -> RedirectResponse:
+    """The sign-in is done: issue the authorization code and send it (with the state) to the client."""
+    code = pool.grants.authorization_code.issue_code(
+        flow["client_id"],
+        sub,
+        flow["redirect_uri"],
+        flow["scope"],
+        flow.get("nonce"),
+        flow.get("code_challenge"),
+        flow.get("code_challenge_method"),
+        auth_time,
+        db=db,
+    )
+    params = [("code", code)]
+    if flow.get("state"):
+        params.append(("state", flow["state"]))
+    response = RedirectResponse(add_params_to_uri(flow["redirect_uri"], params), status_code=302)
+    response.delete_cookie(FLOW_COOKIE, path="/")
+    return response
 
 
 def load_flow(pool: UserPool, db: Session, token: str | None) -> SessionRecord | None:

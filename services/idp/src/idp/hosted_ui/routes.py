@@ -21,6 +21,7 @@ from idp.hosted_ui.pages import (
     error_page,
     load_flow,
     qr_svg,
+    redirect_with_code,
     render,
     set_cookie,
 )
@@ -68,8 +69,6 @@ class HostedUi:
 
     def _finish(self, db: Any, flow: Any, user: User) -> Response:
         """Signed in: start the browser session and send the code back to the client."""
-        from idp.oauth import redirect_with_code
-
         auth_time = int(self.pool.clock())
         session = self.pool.new_session(
             db,
