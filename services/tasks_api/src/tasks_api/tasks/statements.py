@@ -66,7 +66,7 @@ def _postgresql_timestamp(column: Any) -> ColumnElement[Any]:
     utc = func.timezone("UTC", column)
     whole_seconds = func.date_trunc("second", utc) == utc
     pattern = case((whole_seconds, 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), else_='YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-    return func.to_char(utc, pattern)
+    return func.to_char(utc, pattern, type_=Text)
 
 
 def _sqlite_timestamp(column: Any) -> ColumnElement[Any]:
@@ -79,7 +79,8 @@ def _sqlite_timestamp(column: Any) -> ColumnElement[Any]:
 def _document(build: Callable[..., Any], timestamp: Callable[[Any], ColumnElement[Any]]) -> Any:
     pairs: list[Any] = []
     for key, column in _DOCUMENT_FIELDS:
-        pairs += [key, timestamp(column) if column.name in TIMESTAMP_COLUMNS else column]
+        # Typed, or SQLAlchemy may take the key's type from the argument before it.
+        pairs += [literal(key, Text), timestamp(column) if column.name in TIMESTAMP_COLUMNS else column]
     return cast(build(*pairs), Text)
 
 
