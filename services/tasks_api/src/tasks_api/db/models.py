@@ -70,7 +70,10 @@ def written_by(access: Access) -> dict[str, Any]:
 
 
 def access_of(column: Column[Any]) -> Access:
-    return cast(Access, column.info["access"])
+    try:
+        return cast(Access, column.info["access"])
+    except KeyError:
+        raise LookupError(f"column {column.name} does not say who writes it: info=written_by(...)") from None
 
 
 class Task(Base):

@@ -76,7 +76,7 @@ RULES: dict[str, Rule] = {
     "name": Rule(text={"strip_whitespace": True, "min_length": 1}),
     "hour": Rule(number={"ge": 0, "le": 23}),
     "minute": Rule(number={"ge": 0, "le": 59}),
-    # Checked and normalised by the validator below, which also bounds its length.
+    # Checked and normalised by the validator below; the normal form fits the column.
     "execution_days": Rule(type=str, doc={"examples": ["MON,WED,FRI"]}),
     "time_zone": Rule(
         text={"min_length": 1}, optional=True, doc={"description": "IANA zone; defaults to TIME_ZONE"}

@@ -28,6 +28,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     select,
     tuple_,
     update,
@@ -116,7 +117,7 @@ INSERT: Insert = (
     .values(
         owner_sub=bindparam("owner"),
         job_id=bindparam("job_id"),
-        version=1,
+        version=literal_column("1"),
         created_at=bindparam("now"),
         updated_at=bindparam("now"),
         **{column: bindparam(value_param(column)) for column in WRITABLE_COLUMNS},
@@ -127,7 +128,7 @@ UPDATE: Update = (
     update(tasks)
     .where(*_THIS_TASK, tasks.c.version == bindparam("expected_version"))
     .values(
-        version=tasks.c.version + 1,
+        version=tasks.c.version + literal_column("1"),
         updated_at=bindparam("now"),
         **{column: bindparam(value_param(column)) for column in WRITABLE_COLUMNS},
     )
@@ -192,15 +193,21 @@ def stored(row: Mapping[Any, Any]) -> StoredTask:
 
 # --- each statement's parameters, as both stores pass them -----------------------------------------
 
-_NEW_VALUES = tuple((column, value_param(column), column in TIMESTAMP_COLUMNS) for column in WRITABLE_COLUMNS)
+_NEW_VALUES = tuple((column, value_param(column)) for column in WRITABLE_COLUMNS)
+_NEW_TIMESTAMPS = tuple(value_param(column) for column in WRITABLE_COLUMNS if column in TIMESTAMP_COLUMNS)
 
 
 def _new_values(values: Mapping[str, Any]) -> dict[str, Any]:
-    # Every instant in UTC: SQLite keeps a timestamp's wall time and drops its offset.
-    return {
-        param: as_utc(values[column]) if timestamp and values[column] is not None else values[column]
-        for column, param, timestamp in _NEW_VALUES
-    }
+    return {param: values[column] for column, param in _NEW_VALUES}
+
+
+def in_utc(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` of INSERT or UPDATE with every instant in UTC, for SQLite: it keeps a timestamp's wall time
+    and drops its offset. (PostgreSQL stores the instant whatever the offset.)"""
+    for param in _NEW_TIMESTAMPS:
+        if params[param] is not None:
+            params[param] = as_utc(params[param])
+    return params
 
 
 def get_params(task_id: int, owner: str) -> dict[str, Any]:

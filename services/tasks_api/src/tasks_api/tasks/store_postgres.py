@@ -6,9 +6,9 @@ call then costs asyncpg alone, without SQLAlchemy's per-execution work (docs/per
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
@@ -28,24 +28,27 @@ from tasks_api.tasks.repository import (
 _DIALECT = PGDialect_asyncpg()
 
 
-@dataclass(frozen=True)
 class AsyncpgStatement:
-    """A Core statement as asyncpg runs it: its text, and its parameters' names in ``$n`` order."""
+    """A Core statement as asyncpg runs it: its text, and its parameters in ``$n`` order."""
 
-    sql: str
-    names: tuple[str, ...]
-    constants: Mapping[str, Any]  # values fixed in the statement itself (e.g. ``version = 1``)
+    __slots__ = ("args", "names", "sql")
+
+    def __init__(self, sql: str, names: tuple[str, ...]) -> None:
+        self.sql = sql
+        self.names = names
+        # One C call per request puts the parameters in $n order (itemgetter of one name returns no tuple).
+        pick = itemgetter(*names)
+        self.args: Callable[[Mapping[str, Any]], tuple[Any, ...]] = (
+            pick if len(names) > 1 else lambda params: (pick(params),)
+        )
 
     @classmethod
     def compile(cls, statement: ClauseElement) -> AsyncpgStatement:
         compiled = cast(SQLCompiler, statement.compile(dialect=_DIALECT))
-        constants = {name: bind.value for name, bind in compiled.binds.items() if not bind.required}
-        return cls(str(compiled), tuple(compiled.positiontup or ()), constants)
-
-    def args(self, params: Mapping[str, Any]) -> list[Any]:
-        if self.constants:
-            params = {**self.constants, **params}
-        return [params[name] for name in self.names]
+        fixed = sorted(name for name, bind in compiled.binds.items() if not bind.required)
+        if fixed:  # every value is passed per call; a constant belongs in the SQL text (literal_column)
+            raise ValueError(f"statement binds values of its own: {fixed}")
+        return cls(str(compiled), tuple(compiled.positiontup or ()))
 
 
 _GET = AsyncpgStatement.compile(statements.GET)

@@ -44,7 +44,7 @@ class SqliteTaskStore:
         return None if row is None else statements.stored(row)
 
     async def create(self, values: Mapping[str, Any]) -> StoredTask:
-        params = statements.insert_params(self.owner, values)
+        params = statements.in_utc(statements.insert_params(self.owner, values))
         async with self.engine.connect() as conn:
             created = (await conn.execute(statements.INSERT, params)).mappings().one()
         return statements.stored(created)
@@ -52,7 +52,7 @@ class SqliteTaskStore:
     async def update(
         self, task_id: int, expected_version: int, values: Mapping[str, Any]
     ) -> StoredTask | None:
-        params = statements.update_params(task_id, self.owner, expected_version, values)
+        params = statements.in_utc(statements.update_params(task_id, self.owner, expected_version, values))
         async with self.engine.connect() as conn:
             row = (await conn.execute(statements.UPDATE, params)).mappings().first()
         return None if row is None else statements.stored(row)
