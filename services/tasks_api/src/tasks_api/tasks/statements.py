@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
     Delete,
     Insert,
     Select,
@@ -52,7 +53,7 @@ from tasks_api.tasks.schemas import TaskOut
 
 # The document's (JSON name, column) pairs: TaskOut's fields, in its order.
 _DOCUMENT_FIELDS = [(info.alias or name, tasks.c[name]) for name, info in TaskOut.model_fields.items()]
-TIMESTAMP_COLUMNS = frozenset(c.name for c in tasks.columns if c.type.python_type.__name__ == "datetime")
+TIMESTAMP_COLUMNS = frozenset(column.name for column in tasks.columns if isinstance(column.type, DateTime))
 
 
 class TaskDocument(FunctionElement[str]):
