@@ -8,13 +8,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from tasks_api.auth import Principal, authenticate
 from tasks_api.executions import repository as repo
-from tasks_api.executions.schemas import (
-    ExecutionList,
-    ExecutionOut,
-    InvalidCursorError,
-    decode_cursor,
-    encode_cursor,
-)
+from tasks_api.executions.schemas import ExecutionList, ExecutionOut, decode_cursor, encode_cursor
+from tasks_api.paging import InvalidCursorError
 from tasks_api.problems import ProblemError, field_error
 
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}

@@ -14,9 +14,10 @@ from fastapi.routing import APIRoute
 
 from tasks_api import openapi
 from tasks_api.auth import authenticate
+from tasks_api.paging import InvalidCursorError
 from tasks_api.problems import INVALID_FIELDS, ProblemError, field_error
 from tasks_api.tasks import inputs
-from tasks_api.tasks.repository import Cursor, InvalidCursorError, StoredTask, TaskFilter
+from tasks_api.tasks.repository import Cursor, StoredTask, TaskFilter
 from tasks_api.tasks.schemas import ListQuery, TaskFields, TaskOut, TaskPatch
 from tasks_api.tasks.serialize import list_document
 from tasks_api.tasks.service import TaskService, etag
