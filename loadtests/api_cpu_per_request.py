@@ -101,12 +101,12 @@ async def main(args: argparse.Namespace, sink: TextIO) -> None:
             SCHEDULER_ENABLED="false",
             WRITE_RATE_PER_MINUTE="0",
         )
-        from tasks_api import logging as json_logging
+        from tasks_api import jsonlog
         from tasks_api.app import create_app
         from tasks_api.settings import Settings
 
         settings = Settings()
-        json_logging.configure(settings.log_level)
+        jsonlog.configure(settings.log_level)
         # The access lines are written and flushed as in production, to a sink instead of the terminal.
         for handler in logging.getLogger().handlers:
             if isinstance(handler, logging.StreamHandler):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from tasks_api.app import create_app
-from tasks_api.logging import JsonFormatter
+from tasks_api.jsonlog import JsonFormatter
 
 from tests.tasks_api.conftest import _client, task_body
 
@@ -62,6 +63,19 @@ async def test_security_headers_and_request_id(client: httpx.AsyncClient) -> Non
     assert response.headers["x-request-id"] == "abc-123"
     bad_id = await client.get("/health/live", headers={"X-Request-Id": "evil\tvalue"})
     assert bad_id.headers["x-request-id"] != "evil\tvalue"
+
+
+async def test_requests_without_an_id_get_distinct_ones(client: httpx.AsyncClient) -> None:
+    ids = [(await client.get("/health/live")).headers["x-request-id"] for _ in range(3)]
+    assert len(set(ids)) == 3
+    assert all(re.fullmatch(r"[0-9a-f]{32}", request_id) for request_id in ids)
+
+
+async def test_security_headers_the_app_set_itself_are_kept(client: httpx.AsyncClient) -> None:
+    docs = await client.get("/docs")
+    assert "content-security-policy" not in docs.headers  # the docs page loads its own assets
+    assert docs.headers["x-frame-options"] == "DENY"
+    assert docs.headers["cache-control"] == "no-store"
 
 
 async def test_live_and_ready(client: httpx.AsyncClient, app) -> None:

@@ -20,8 +20,7 @@ from tasks_api.db.request_pool import RequestPool, create_request_pool
 from tasks_api.db.retry import ReadRetry
 from tasks_api.executions import hooks as executor_hooks
 from tasks_api.executions.router import router as executions_router
-from tasks_api.logging import AccessLogMiddleware
-from tasks_api.middleware import BodyLimitMiddleware, CloseWhenDrainingMiddleware, SecurityHeadersMiddleware
+from tasks_api.middleware import BodyLimitMiddleware, EdgeMiddleware
 from tasks_api.ratelimit import WriteRateLimiter
 from tasks_api.settings import Settings, get_settings
 from tasks_api.tasks import router as tasks_router
@@ -116,7 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.scheduler_enabled:
         hooks.append(executor_hooks.lifespan)
 
-    # Added innermost first: the access log sees everything, including 413s and CORS preflights.
+    # Added innermost first: the edge (access log, request id, security headers) sees everything, including
+    # 413s and CORS preflights; the body limit sits inside CORS so that its 413 carries the CORS headers.
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
@@ -131,7 +131,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag", "Location", "Link", "X-Request-Id", "Retry-After"],
             max_age=7200,
         )
-    app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(CloseWhenDrainingMiddleware, readiness=app.state.readiness)
-    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(EdgeMiddleware, readiness=app.state.readiness)
     return app

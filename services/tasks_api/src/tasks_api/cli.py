@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from tasks_api import logging as json_logging
+from tasks_api import jsonlog
 from tasks_api.settings import Settings
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = _settings()
-    json_logging.configure(settings.log_level)
+    jsonlog.configure(settings.log_level)
     if (code := _wait_for_database(settings)) != 0:
         return code
     if args.command == "serve":
