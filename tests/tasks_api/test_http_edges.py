@@ -12,6 +12,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from tasks_api.app import create_app
 from tasks_api.jsonlog import JsonFormatter
+from tasks_api.state import api_state
 
 from tests.tasks_api.conftest import _client, task_body
 
@@ -84,7 +85,7 @@ async def test_live_and_ready(client: httpx.AsyncClient, app) -> None:
     ready = await client.get("/health/ready")
     assert ready.status_code == 200
     assert "connection" not in ready.headers
-    app.state.readiness.draining = True
+    api_state(app).readiness.draining = True
     try:
         draining = await client.get("/health/ready")
         assert draining.status_code == 503
@@ -93,7 +94,7 @@ async def test_live_and_ready(client: httpx.AsyncClient, app) -> None:
         assert live.status_code == 200
         assert live.headers["connection"] == "close"  # keep-alive clients move on while we drain
     finally:
-        app.state.readiness.draining = False
+        api_state(app).readiness.draining = False
 
 
 async def test_ready_is_503_until_migrated(make_settings, postgres_url: str) -> None:

@@ -33,10 +33,11 @@ def _settings() -> Settings:
 
 def serve(settings: Settings, host: str | None, port: int | None) -> int:
     from tasks_api.app import create_app
+    from tasks_api.state import api_state
 
     app = create_app(settings)
     server = DrainingServer(
-        uvicorn_config(app, settings, host, port), app.state.readiness, settings.drain_seconds
+        uvicorn_config(app, settings, host, port), api_state(app).readiness, settings.drain_seconds
     )
     server.run()
     return 0

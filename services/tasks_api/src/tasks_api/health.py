@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from tasks_api.db.migrate import SchemaState, database_schema_state
+from tasks_api.state import api_state
 
 log = logging.getLogger("tasks_api.health")
 READY_CHECK_TIMEOUT_SECONDS = 3.0
@@ -48,12 +49,13 @@ async def live() -> dict[str, str]:
     responses={503: {"description": "Not ready"}},
 )
 async def ready(request: Request) -> JSONResponse:
-    state: Readiness = request.app.state.readiness
+    app = api_state(request.app)
+    state = app.readiness
     if state.draining:
         return _down("draining")
     try:
         async with asyncio.timeout(READY_CHECK_TIMEOUT_SECONDS):
-            async with request.app.state.engine.connect() as conn:
+            async with app.running.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
                 schema, revisions = await database_schema_state(conn)
     except Exception as exc:  # any failure here means "not ready", never a 500

@@ -16,6 +16,7 @@ from tasks_api.executions.schemas import (
     encode_cursor,
 )
 from tasks_api.problems import ProblemError, field_error
+from tasks_api.state import api_state
 
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
@@ -41,7 +42,8 @@ async def list_task_executions(
     limit: Annotated[int | None, Query(ge=1, description="Page size (default 100, at most 500)")] = None,
     cursor: Annotated[str | None, Query(max_length=200, description="From the previous page's Link")] = None,
 ) -> Response:
-    settings = request.app.state.settings
+    state = api_state(request.app)
+    settings = state.settings
     size = limit or settings.page_limit_default
     if size > settings.page_limit_max:
         raise _invalid("limit", f"must be at most {settings.page_limit_max}")
@@ -49,7 +51,7 @@ async def list_task_executions(
         before = decode_cursor(cursor) if cursor else None
     except InvalidCursorError:
         raise _invalid("cursor", "is not a cursor from this API") from None
-    async with request.app.state.sessionmaker() as db:
+    async with state.running.sessionmaker() as db:
         # Someone else's task is indistinguishable from a missing one.
         if not await repo.task_belongs_to(db, task_id, user.sub):
             raise ProblemError(404, "No such task.")

@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 from tasks_api import openapi
 from tasks_api.auth import authenticate
 from tasks_api.problems import INVALID_FIELDS, ProblemError, field_error
+from tasks_api.state import api_state
 from tasks_api.tasks import inputs
 from tasks_api.tasks.repository import Cursor, InvalidCursorError, StoredTask, TaskFilter
 from tasks_api.tasks.schemas import ListQuery, TaskFields, TaskOut, TaskPatch
@@ -51,9 +52,9 @@ class RequestRoute(APIRoute):
 
 
 def _service_for(request: Request, owner_sub: str) -> TaskService:
-    state = request.app.state
+    state = api_state(request.app)
     return TaskService(
-        state.task_repository(owner_sub),
+        state.running.task_repository(owner_sub),
         default_time_zone=state.settings.time_zone,
         listeners=state.schedule_listeners,
     )
@@ -66,7 +67,7 @@ async def _service(request: Request) -> TaskService:
 
 async def _write_service(request: Request) -> TaskService:
     user = await authenticate(request)
-    wait = request.app.state.write_limiter.acquire(user.sub)
+    wait = api_state(request.app).write_limiter.acquire(user.sub)
     if wait is not None:
         raise ProblemError(
             429, "Too many changes in a short time; slow down.", headers={"Retry-After": str(wait)}
@@ -87,7 +88,7 @@ def _invalid_query(field: str, message: str) -> ProblemError:
 async def list_tasks(request: Request) -> Response:
     svc = await _service(request)
     query: ListQuery = inputs.list_query(request)
-    settings = request.app.state.settings
+    settings = api_state(request.app).settings
     # The default never exceeds the configured maximum (a request without ?limit= must not be refused).
     size = query.limit or min(settings.page_limit_default, settings.page_limit_max)
     if size > settings.page_limit_max:
