@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tasks_api import health, openapi, problems
+from tasks_api import fastpath, health, problems
 from tasks_api.auth import AccessTokenVerifier, JwksCache
 from tasks_api.db.engine import create_pool, create_sessionmaker, transactional
 from tasks_api.db.migrate import upgrade
@@ -34,6 +34,7 @@ log = logging.getLogger("tasks_api")
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    fastpath.check(app)  # again: routes and overrides may have been added since create_app
     state = api_state(app)
     settings = state.settings
     pool = create_pool(settings)
@@ -114,7 +115,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(health.router)
     app.include_router(tasks_router.build_router())
-    openapi.register_models(app, tasks_router.BODY_MODELS)
     app.include_router(executions_router)
     if settings.scheduler_enabled:
         state.lifespan_hooks.append(executor_hooks.lifespan)
@@ -136,4 +136,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=7200,
         )
     app.add_middleware(EdgeMiddleware, readiness=state.readiness)
+    fastpath.install(app)
     return app
