@@ -150,6 +150,19 @@ async def test_cors_only_for_configured_origins(make_settings, area_database_url
         assert allowed.headers["access-control-allow-origin"] == "http://localhost:8100"
         denied = await client.options("/api/tasks", headers={"Origin": "https://evil.example", **preflight})
         assert "access-control-allow-origin" not in denied.headers
+        simple = await client.get("/health/live", headers={"Origin": "http://localhost:8100"})
+        assert simple.headers["access-control-allow-origin"] == "http://localhost:8100"
+        assert "x-request-id" in simple.headers["access-control-expose-headers"].lower()
+        assert simple.headers["vary"] == "Origin"
+        # Without an Origin (same-origin or server to server) the answer still varies by Origin for caches.
+        plain = await client.get("/health/live")
+        assert plain.headers["vary"] == "Origin"
+        assert "access-control-allow-origin" not in plain.headers
+        too_big = await client.post(
+            "/api/tasks", content=b"x" * 70_000, headers={"Origin": "http://localhost:8100"}
+        )
+        assert too_big.status_code == 413
+        assert too_big.headers["access-control-allow-origin"] == "http://localhost:8100"
 
 
 async def test_docs_can_be_switched_off(make_settings, area_database_url: str) -> None:

@@ -9,7 +9,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tasks_api import fastpath, health, problems
@@ -119,22 +118,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.scheduler_enabled:
         state.lifespan_hooks.append(executor_hooks.lifespan)
 
-    # Added innermost first: the edge (access log, request id, security headers) sees everything, including
-    # 413s and CORS preflights; the body limit sits inside CORS so that its 413 carries the CORS headers.
+    # Added innermost first: the edge (access log, request id, security headers, CORS) sees everything,
+    # including 413s and CORS preflights; the body limit sits inside CORS, so a 413 carries the CORS headers.
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         timeout_seconds=settings.request_body_timeout_seconds,
     )
+    cors = None
     if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Accept", "If-Match", "X-Request-Id"],
-            expose_headers=["ETag", "Location", "Link", "X-Request-Id", "Retry-After"],
-            max_age=7200,
-        )
-    app.add_middleware(EdgeMiddleware, readiness=state.readiness)
+        cors = {
+            "allow_origins": settings.cors_origins,
+            "allow_methods": ["GET", "POST", "PUT", "PATCH", "DELETE"],
+            "allow_headers": ["Authorization", "Content-Type", "Accept", "If-Match", "X-Request-Id"],
+            "expose_headers": ["ETag", "Location", "Link", "X-Request-Id", "Retry-After"],
+            "max_age": 7200,
+        }
+    app.add_middleware(EdgeMiddleware, readiness=state.readiness, cors=cors)
     fastpath.install(app)
     return app
