@@ -1,13 +1,14 @@
 """Tasks API throughput measured with wrk: /health/live vs authenticated list vs create, in one run.
 
     uv run python loadtests/bench_api.py [--seconds 8] [--connections 16] [--server-cpu 0] [--wrk-cpu 1]
+        [--db-cpu 1]
 
 Starts a throwaway PostgreSQL (tests.support.postgres) and a JWKS server, seeds a few hundred tasks for one
 user, starts the API (uvicorn, one process, the service's defaults) pinned to one CPU, and drives each
 scenario with wrk (Debian's `wrk`; a Lua script sets the Authorization header and the POST body) pinned to
-another, one wrk thread. Prints req/s, p50, p99, the ratios to /health/live against the targets, and for each
-scenario the CPU that wrk and the server used: wrk must not be the bottleneck (it must leave part of its CPU
-idle), or the figure measures wrk. Not a test: the figures go to docs/performance.md.
+another with PostgreSQL, one wrk thread. Prints req/s, p50, p99, the ratios to /health/live against the
+targets, and for each scenario the CPU that wrk and the server used: wrk must not be the bottleneck (it must
+leave part of its CPU idle), or the figure measures wrk. Not a test: the figures go to docs/performance.md.
 """
 
 from __future__ import annotations
@@ -207,6 +208,21 @@ async def seed(database_url: str) -> None:
         await engine.dispose()
 
 
+async def pin_postgres(database_url: str, cpu: int) -> None:
+    """Put the PostgreSQL server (its postmaster and every process it has or will fork: affinity is
+    inherited) on ``cpu``, so that it does not take the API's CPU from under it."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        postmaster = psutil.Process(await conn.fetchval("SELECT pg_backend_pid()")).parent()
+    finally:
+        await conn.close()
+    assert postmaster is not None
+    for process in (postmaster, *postmaster.children()):
+        process.cpu_affinity([cpu])
+
+
 def api_server(port: int, env: dict[str, str], cpu: int | None) -> LoggedProcess:
     argv = [sys.executable, "-m", "tasks_api", "serve", "--host", "127.0.0.1", "--port", str(port)]
     if cpu is not None:
@@ -231,7 +247,8 @@ def scenarios(token: str) -> dict[str, tuple[str, str]]:
 def report(loads: dict[str, Load], args: argparse.Namespace, load_average: str) -> str:
     lines = [
         f"Tasks API with wrk: {args.connections} connections, {args.seconds:g} s per scenario, server on "
-        f"CPU {args.server_cpu}, wrk (1 thread) on CPU {args.wrk_cpu}, {os.cpu_count()} CPUs; load average "
+        f"CPU {args.server_cpu}, wrk (1 thread) on CPU {args.wrk_cpu}, PostgreSQL on CPU {args.db_cpu}, "
+        f"{os.cpu_count()} CPUs; load average "
         f"before: {load_average}",
         "",
         f"{'scenario':8} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'vs hello':>8} "
@@ -267,6 +284,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--wrk-cpu", type=int, default=1)
+    parser.add_argument("--db-cpu", type=int, default=1, help="PostgreSQL's CPU (-1: not pinned)")
     args = parser.parse_args()
     (ROOT / "loadtests" / "reports").mkdir(parents=True, exist_ok=True)
 
@@ -274,6 +292,8 @@ def main() -> int:
     with ThrowawayPostgres() as pg, JwksServer([key]) as jwks:
         database_url = pg.create_database()
         asyncio.run(seed(database_url))
+        if args.db_cpu >= 0:
+            asyncio.run(pin_postgres(database_url, args.db_cpu))
         token = TokenFactory(issuer=jwks.issuer, key=key, lifetime_seconds=6 * 3600).access(OWNER)
         env = {
             **os.environ,
