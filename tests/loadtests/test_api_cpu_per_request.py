@@ -19,7 +19,9 @@ def _run(*argv: str) -> str:
 
 
 def test_every_scenario_answers_as_expected_with_and_without_the_middleware() -> None:
-    output = _run("loadtests/api_cpu_per_request.py", "--seconds", "0.3", "--concurrency", "2")
+    output = _run(
+        "loadtests/api_cpu_per_request.py", "--seconds", "0.4", "--rounds", "2", "--concurrency", "2"
+    )
     assert "target: at most 15 us" in output
     rows = {line.split()[0]: line.split() for line in output.splitlines()[-3:]}
     assert set(rows) == {"hello", "list20", "create"}
