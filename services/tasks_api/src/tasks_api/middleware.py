@@ -106,9 +106,11 @@ def _response_headers(
     headers: list[tuple[bytes, bytes]], path: str, edge: tuple[tuple[bytes, bytes], ...], draining: bool
 ) -> list[tuple[bytes, bytes]]:
     security = _WITHOUT_CSP if path.startswith(_DOCS_PATHS) else SECURITY_HEADERS
-    if any(name.lower() in _SECURITY_NAMES for name, _ in headers):  # the app set some itself: keep its own
-        present = {name.lower() for name, _ in headers}
-        security = tuple(h for h in security if h[0] not in present)
+    for name, _ in headers:
+        if name.lower() in _SECURITY_NAMES:  # the app set some itself: keep its own
+            present = {name.lower() for name, _ in headers}
+            security = tuple(h for h in security if h[0] not in present)
+            break
     if draining:
         headers = [h for h in headers if h[0].lower() != b"connection"]
         return [*headers, *security, *edge, _CLOSE]
