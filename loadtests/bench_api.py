@@ -220,7 +220,10 @@ async def pin_postgres(database_url: str, cpu: int) -> None:
         await conn.close()
     assert postmaster is not None
     for process in (postmaster, *postmaster.children()):
-        process.cpu_affinity([cpu])
+        try:
+            process.cpu_affinity([cpu])
+        except psutil.NoSuchProcess:  # a backend that ended meanwhile
+            continue
 
 
 def api_server(port: int, env: dict[str, str], cpu: int | None) -> LoggedProcess:
