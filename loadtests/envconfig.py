@@ -1,16 +1,22 @@
-"""What a load run needs to know about an environment: its autoscaling limits and where it is deployed.
+"""What a load run needs to know about an environment's autoscaling: its limits, from the CDK config.
 
-The numbers come from the CDK environments config (``infra.environments``) when it is installed, so the
-step shape follows whatever min/max tasks and cooldown the stack was deployed with; the built-in table
-below only covers ``local`` and a checkout without the infra package. ``LOAD_*`` variables override both.
+Deployed environments read ``infra.environments.get_environment(name).service`` (the same typed config the
+stacks are synthesized from), so the step shape follows the min/max tasks and cooldown the stack was
+deployed with. ``local`` is one process and has no entry there. ``LOAD_*`` variables override either.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
+
+from infra.environments import CONFIG_FILE, ServiceSizes, get_environment
+
+# The ALB's request-count target the step plan assumes when an environment turns that policy off (null):
+# the service then scales on CPU only, and one task's share still has to be sized somehow.
+DEFAULT_REQUESTS_PER_TARGET = 1000.0
 
 
 @dataclass(frozen=True)
@@ -28,101 +34,27 @@ class ScalingProfile:
             raise ValueError("scale_out_cooldown_s must be >= 0 and requests_per_target_per_minute > 0")
 
 
-# Mirrors issue 7's defaults; used only when infra.environments cannot be read.
-DEFAULT_PROFILES: dict[str, ScalingProfile] = {
-    "local": ScalingProfile(1, 1, 0, 1000),
-    "sandbox": ScalingProfile(1, 2, 60, 1000),
-    "dev": ScalingProfile(1, 2, 60, 1000),
-    "test": ScalingProfile(1, 4, 60, 1000),
-    "prod": ScalingProfile(2, 10, 60, 1000),
-}
-
-_NAMES = {
-    "min_tasks": ("min_tasks", "min_capacity", "min_task_count", "desired_min"),
-    "max_tasks": ("max_tasks", "max_capacity", "max_task_count", "desired_max"),
-    "scale_out_cooldown_s": (
-        "scale_out_cooldown_seconds",
-        "scale_out_cooldown_s",
-        "scale_out_cooldown",
-        "scale_out_cooldown_sec",
-    ),
-    "requests_per_target_per_minute": (
-        "requests_per_target",
-        "request_count_per_target",
-        "alb_requests_per_target",
-        "scale_requests_per_target",
-    ),
-}
-_CONTAINERS = ("sizes", "size", "scaling", "autoscaling", "service", "tasks")
+LOCAL_PROFILE = ScalingProfile(1, 1, 0, DEFAULT_REQUESTS_PER_TARGET)
 
 
-def _lookup(obj: Any, names: Iterable[str]) -> Any:
-    """Find the first of ``names`` on ``obj`` or on one of its nested config groups (attr or key)."""
-    candidates = [obj] + [_get(obj, c) for c in _CONTAINERS]
-    for holder in candidates:
-        if holder is None:
-            continue
-        for name in names:
-            value = _get(holder, name)
-            if value is not None:
-                return value
-    return None
+def profile_from_service(service: ServiceSizes) -> ScalingProfile:
+    return ScalingProfile(
+        min_tasks=service.min_tasks,
+        max_tasks=service.max_tasks,
+        scale_out_cooldown_s=float(service.scale_out_cooldown_seconds),
+        requests_per_target_per_minute=float(service.requests_per_target or DEFAULT_REQUESTS_PER_TARGET),
+    )
 
 
-def _get(obj: Any, name: str) -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
-def _seconds(value: Any) -> float:
-    # A CDK Duration, a timedelta, or a plain number of seconds.
-    if hasattr(value, "to_seconds"):
-        return float(value.to_seconds())
-    if hasattr(value, "total_seconds"):
-        return float(value.total_seconds())
-    return float(value)
-
-
-def profile_from_config(config: Any, fallback: ScalingProfile) -> ScalingProfile:
-    """Read a ScalingProfile from an environment config object, keeping ``fallback`` for what is absent."""
-    found: dict[str, Any] = {}
-    for field, names in _NAMES.items():
-        value = _lookup(config, names)
-        if value is not None:
-            found[field] = _seconds(value) if field == "scale_out_cooldown_s" else value
-    if "min_tasks" in found:
-        found["min_tasks"] = int(found["min_tasks"])
-    if "max_tasks" in found:
-        found["max_tasks"] = int(found["max_tasks"])
-    return replace(fallback, **found)
-
-
-def _infra_environment(name: str) -> Any:
-    """The environment's config object from infra.environments, or None when it cannot be loaded."""
-    try:
-        module = importlib.import_module("infra.environments")
-    except ImportError:
-        return None
-    for getter in ("get_environment", "load_environment", "environment", "get", "load"):
-        func = getattr(module, getter, None)
-        if callable(func):
-            try:
-                return func(name)
-            except Exception:  # noqa: S112 - try the next known spelling of the accessor
-                continue
-    for table in ("ENVIRONMENTS", "environments", "ENVS"):
-        mapping = getattr(module, table, None)
-        if isinstance(mapping, Mapping) and name in mapping:
-            return mapping[name]
-    return None
-
-
-def scaling_profile(env_name: str, overrides: Mapping[str, str] | None = None) -> ScalingProfile:
-    """The autoscaling profile of ``env_name``: infra config, else built-in defaults; LOAD_* override."""
-    base = DEFAULT_PROFILES.get(env_name, DEFAULT_PROFILES["sandbox"])
-    config = None if env_name == "local" else _infra_environment(env_name)
-    profile = profile_from_config(config, base) if config is not None else base
+def scaling_profile(
+    env_name: str, overrides: Mapping[str, str] | None = None, config_file: Path = CONFIG_FILE
+) -> ScalingProfile:
+    """The autoscaling profile of ``env_name`` (``local`` or one in infra/config/environments.yaml); LOAD_*
+    variables override it. An unknown name raises infra's ConfigError, which lists the valid ones."""
+    if env_name == "local":
+        profile = LOCAL_PROFILE
+    else:
+        profile = profile_from_service(get_environment(env_name, config_file).service)
     overrides = overrides or {}
     changes: dict[str, Any] = {}
     for var, field, kind in (

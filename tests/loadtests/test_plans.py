@@ -1,9 +1,12 @@
-import datetime as dt
-from types import SimpleNamespace
-
 import pytest
+from infra.environments import ConfigError, ServiceSizes, get_environment
 
-from loadtests.envconfig import ScalingProfile, profile_from_config, scaling_profile
+from loadtests.envconfig import (
+    DEFAULT_REQUESTS_PER_TARGET,
+    ScalingProfile,
+    profile_from_service,
+    scaling_profile,
+)
 from loadtests.plans import (
     Stage,
     mean_user_rps,
@@ -100,19 +103,16 @@ def test_profile_rejects_impossible_limits():
         ScalingProfile(1, 2, 60, 0)
 
 
-def test_profile_from_a_nested_config_object():
-    config = SimpleNamespace(
-        name="test",
-        sizes=SimpleNamespace(min_tasks=2, max_tasks=6, scale_out_cooldown=dt.timedelta(minutes=2)),
-        scaling={"requests_per_target": 500},
-    )
-    fallback = ScalingProfile(1, 1, 0, 1000)
-    assert profile_from_config(config, fallback) == ScalingProfile(2, 6, 120.0, 500)
+def test_profile_reads_the_service_sizes_and_sizes_a_policy_that_is_off():
+    service = ServiceSizes(cpu=512, memory_mib=1024, min_tasks=2, max_tasks=6, scale_out_cooldown_seconds=120)
+    assert profile_from_service(service) == ScalingProfile(2, 6, 120.0, 1000)
+    off = ServiceSizes(cpu=512, memory_mib=1024, min_tasks=1, max_tasks=2, requests_per_target=None)
+    assert profile_from_service(off).requests_per_target_per_minute == DEFAULT_REQUESTS_PER_TARGET
 
 
-def test_profile_keeps_the_fallback_for_missing_fields():
-    fallback = ScalingProfile(1, 2, 60, 1000)
-    assert profile_from_config({"max_tasks": 5}, fallback) == ScalingProfile(1, 5, 60, 1000)
+def test_unknown_environment_names_the_valid_ones():
+    with pytest.raises(ConfigError, match="choose one of sandbox, dev, test, prod"):
+        scaling_profile("staging")
 
 
 def test_scaling_profile_overrides_and_bad_override():
@@ -123,9 +123,9 @@ def test_scaling_profile_overrides_and_bad_override():
 
 @pytest.mark.parametrize("name", ["sandbox", "dev", "test", "prod"])
 def test_scaling_profile_follows_the_cdk_environments_config(name):
-    environments = pytest.importorskip("infra.environments")
-    service = environments.get_environment(name).service
+    service = get_environment(name).service
     profile = scaling_profile(name)
     assert (profile.min_tasks, profile.max_tasks) == (service.min_tasks, service.max_tasks)
+    assert profile.scale_out_cooldown_s == service.scale_out_cooldown_seconds
     if service.requests_per_target is not None:
         assert profile.requests_per_target_per_minute == service.requests_per_target
