@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,15 +23,11 @@ from pathlib import Path
 import httpx
 
 from devstack.config import REPO
+from devstack.net import free_port
+from devstack.processes import spawn
 from devstack.token import demo_access_token
 
 READY = "City Tasks is running"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _start(state: Path, ports: dict[str, int]) -> tuple[subprocess.Popen[str], float]:
@@ -40,14 +35,7 @@ def _start(state: Path, ports: dict[str, int]) -> tuple[subprocess.Popen[str], f
     for name, port in ports.items():
         argv += [f"--{name}-port", str(port)]
     began = time.perf_counter()
-    process = subprocess.Popen(  # noqa: S603 - fixed argv
-        argv,
-        cwd=REPO,
-        env={**os.environ, "NO_COLOR": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = spawn(argv, stdout=subprocess.PIPE, env={**os.environ, "NO_COLOR": "1"}, cwd=REPO, text=True)
     assert process.stdout is not None
     for line in process.stdout:
         if READY in line:
@@ -96,7 +84,7 @@ def main() -> None:
     starts, stops = [], []
     for run in range(args.runs):
         with tempfile.TemporaryDirectory() as state:
-            ports = {"idp": _free_port(), "api": _free_port(), "web": _free_port()}
+            ports = {"idp": free_port(), "api": free_port(), "web": free_port()}
             process, ready = _start(Path(state), ports)
             try:
                 starts.append(ready)

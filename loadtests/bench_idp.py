@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,16 +31,15 @@ import httpx
 import pyotp
 from pycognito.aws_srp import AWSSRP
 
-POOL = "us-east-1_LocalPool"
-CLIENT = "city-tasks-web"
-DEMO = ("demo@example.com", "Demo-Passw0rd!", "DEMOLOCALONLYDEMOLOCALONLYDEMOAA")
+from devstack.net import free_port
+from devstack.processes import LoggedProcess, StackError
+from devstack.seed import read_seed
+
+SEED = read_seed()
+POOL = SEED.pool_id
+CLIENT = SEED.web_client_id
+DEMO = (SEED.demo_username, SEED.demo_password, SEED.demo_totp_secret or "")
 TARGET = "AWSCognitoIdentityProviderService."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def call(client: httpx.Client, op: str, body: dict) -> httpx.Response:
@@ -105,14 +102,14 @@ def server_srp_cost_ms(rounds: int = 20) -> float:
     """The IdP's own SRP math per sign-in (B, then the session key and proof), in this process, one core."""
     from idp import srp
 
-    verifier = srp.make_verifier("LocalPool", "bench", DEMO[1])
+    verifier = srp.make_verifier(POOL.split("_", 1)[1], "bench", DEMO[1])
     v = int(verifier.verifier, 16)
     client_public = pow(srp.G, 2**255 + 12345, srp.N)
     started = time.perf_counter()
     for _ in range(rounds):
         ephemeral = srp.server_ephemeral(v)
         key = srp.session_key(client_public, ephemeral, v)
-        srp.claim_signature(key, "LocalPool", "bench", "AAAA", "Tue Dec 3 18:41:10 UTC 2024")
+        srp.claim_signature(key, POOL.split("_", 1)[1], "bench", "AAAA", "Tue Dec 3 18:41:10 UTC 2024")
     return 1000 * (time.perf_counter() - started) / rounds
 
 
@@ -165,24 +162,12 @@ def main() -> int:
             "IDP_PUBLIC_URL": url,
             "IDP_DATABASE_URL": f"sqlite:///{Path(tmp) / 'bench.sqlite3'}",
         }
-        server = subprocess.Popen(
-            [sys.executable, "-m", "idp", "serve"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        server = LoggedProcess(
+            [sys.executable, "-m", "idp", "serve"], Path(tmp) / "idp.log", env, ready_url=f"{url}/health"
         )
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    print("the IdP did not start", file=sys.stderr)
-                    return 1
-                time.sleep(0.1)
+            server.start_timeout = 60
+            server.start()
             refresh = login(url)
             results = {
                 "InitiateAuth REFRESH_TOKEN_AUTH (access+id token)": drive(
@@ -223,16 +208,15 @@ def main() -> int:
                     lambda c: c.post(
                         "/oauth2/token",
                         data={"grant_type": "client_credentials"},
-                        auth=("city-tasks-loadtest", "local-only-loadtest-secret-0123456789abcdef"),
+                        auth=(SEED.machine_client_id or "", SEED.machine_client_secret or ""),
                     ),
                 ),
             }
+        except StackError as exc:
+            print(f"the IdP did not start: {exc}", file=sys.stderr)
+            return 1
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            server.stop()
     load = os.getloadavg()[0]
     print(f"one IdP process, {args.threads} client threads, {args.seconds:.0f} s per path, ", end="")
     print(f"{os.cpu_count()} CPUs, load average {load:.1f}")

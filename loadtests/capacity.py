@@ -37,11 +37,11 @@ from pathlib import Path
 
 from infra.scaling_targets import MEASUREMENT_FILE, derive, task_capacity
 
+from devstack.net import free_port
+from devstack.processes import LoggedProcess
 from loadtests import cgroup_cpu, mix
 from loadtests.runner import ROOT
-from tests.support.net import free_port
 from tests.support.postgres import ThrowawayPostgres
-from tests.support.processes import LoggedProcess
 from tests.support.tokens import DEFAULT_CLIENT_ID, JwksServer, TokenFactory, new_signing_key
 
 P99_LIMIT_MS = 100.0
@@ -275,9 +275,7 @@ def measure_quota(
         ready_url = f"http://127.0.0.1:{port}/health/ready"
         process = LoggedProcess(argv, workdir / f"api-{vcpu}.log", env, workdir, ready_url, start_timeout=120)
         started = time.perf_counter()
-        process.spawn()
-        assert process.process is not None
-        pid = process.process.pid
+        pid = process.spawn().pid
         cgroup_cpu.add(group, pid)
         try:
             process.wait_ready()

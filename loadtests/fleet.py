@@ -12,6 +12,7 @@ Every step is time-stamped (``events``) so the report can tell which requests we
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
 import time
@@ -19,11 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack.net import free_port
+from devstack.processes import LoggedProcess, run_once
 from loadtests.alb import AlbProfile
 from loadtests.builds import Build
 from loadtests.haproxy import HaproxyAdmin
-from tests.support.net import free_port
-from tests.support.processes import LoggedProcess, run_once
 
 
 @dataclass
@@ -112,7 +113,7 @@ class Fleet:
     def _wait_healthy(self, replica: Replica) -> None:
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
-            if (code := replica.process.process.poll()) is not None:  # type: ignore[union-attr]
+            if (code := replica.process.poll()) is not None:
                 raise RuntimeError(f"replica {replica.slot} exited with {code}; see {replica.log}")
             state = self.admin.states().get(replica.slot)
             if state is not None and state.up and not state.maintenance:
@@ -129,24 +130,20 @@ class Fleet:
         time.sleep(self.profile.deregistration_delay_s)
         replica.process.terminate()
         self._event("sigterm", replica)
-        process = replica.process.process
-        assert process is not None
         try:
-            code = process.wait(timeout=self.profile.stop_timeout_s)
+            code = replica.process.wait(timeout=self.profile.stop_timeout_s)
             self._event("exited", replica, code=code)
-        except Exception:
-            process.kill()
-            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            replica.process.kill()
+            replica.process.wait(timeout=10)
             self._event("sigkill_after_stop_timeout", replica)
         self._forget(replica)
 
     def kill(self, replica: Replica) -> None:
-        process = replica.process.process
-        assert process is not None
-        process.kill()
+        replica.process.kill()
         replica.killed_at = time.time()
         self._event("sigkill", replica)
-        process.wait(timeout=10)
+        replica.process.wait(timeout=10)
         # ECS sees the task stop and deregisters the target.
         self.admin.deregister(replica.slot)
         replica.deregistered_at = time.time()

@@ -41,11 +41,14 @@ from pathlib import Path
 
 import requests
 
+from devstack.config import missing_services
+from devstack.headless import HeadlessConfig, HeadlessStack
+from devstack.net import free_port
+from devstack.processes import LoggedProcess
 from loadtests import alb, haproxy, tasks_template
 from loadtests.auth import client_credentials_token
 from loadtests.builds import CURRENT, make_expand_build
 from loadtests.fleet import Fleet, in_parallel
-from loadtests.localstack import LocalStack, StackConfig, missing_services
 from loadtests.request_log import RequestRecord
 from loadtests.request_log import read as read_request_log
 from loadtests.rollout_accounting import (
@@ -60,9 +63,7 @@ from loadtests.rollout_accounting import (
 from loadtests.run_local import REPORTS, create_pool, database
 from loadtests.runner import ROOT, RunSpec, locust_command, locust_environment
 from loadtests.thresholds import Thresholds
-from tests.support.net import free_port
 from tests.support.postgres import with_driver
-from tests.support.processes import LoggedProcess
 
 SLOTS = [f"task{i}" for i in range(1, 9)]
 BOUNDED_TIME_FACTOR = 0.15
@@ -123,7 +124,7 @@ class Run:
         finally:
             process.stop(grace_seconds=5)
 
-    def replica_environment(self, stack: LocalStack) -> dict[str, str]:
+    def replica_environment(self, stack: HeadlessStack) -> dict[str, str]:
         env = stack.api_environment()
         env.update(
             {
@@ -138,7 +139,7 @@ class Run:
         )
         return env
 
-    def schedule_tasks(self, api_url: str, stack: LocalStack, minutes: int) -> None:
+    def schedule_tasks(self, api_url: str, stack: HeadlessStack, minutes: int) -> None:
         """Tasks due at each whole minute of the run (UTC), owned by the machine client: the executions the
         replicas must run exactly once whatever happens to them."""
         seed = stack.seed
@@ -170,7 +171,7 @@ class Run:
                 self.scheduled.append((int(response.json()["id"]), slot))
 
     @contextlib.contextmanager
-    def load(self, api_url: str, stack: LocalStack, request_log: Path) -> Iterator[None]:
+    def load(self, api_url: str, stack: HeadlessStack, request_log: Path) -> Iterator[None]:
         pool_file = self.workdir / ".pool.json"
         create_pool(stack, self.settings.users, pool_file)
         spec = RunSpec(
@@ -205,8 +206,7 @@ class Run:
         """Until every user has signed in and sent a request (the sign-ins are not what is measured)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            assert locust.process is not None
-            if locust.process.poll() is not None:
+            if locust.poll() is not None:
                 raise RuntimeError(f"Locust exited early; see {locust.log}")
             if request_log.exists() and len(request_log.read_text().splitlines()) >= 2 * self.settings.users:
                 return
@@ -344,11 +344,13 @@ def main(argv: list[str] | None = None) -> int:
             resources.callback(synth.stop, 5)
         url = resources.enter_context(database())
         stack = resources.enter_context(
-            LocalStack(
-                StackConfig(database_url=url, workdir=workdir, cheap_password_hashing=True, serve_api=False)
+            HeadlessStack(
+                HeadlessConfig(
+                    database_url=url, workdir=workdir, cheap_password_hashing=True, serve_api=False
+                )
             )
         )
-        if synth is not None and synth.process is not None and synth.process.wait(timeout=300) != 0:
+        if synth is not None and synth.wait(timeout=300) != 0:
             raise RuntimeError(f"the synth failed; see {synth.log}")
         profile = alb.from_template(tasks_template.load(template, args.env))
         if settings.time_factor != 1.0:

@@ -16,11 +16,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from loadtests.localstack import LocalStack, StackConfig, missing_services
+from devstack.config import missing_services
+from devstack.headless import HeadlessConfig, HeadlessStack
+from devstack.net import free_port
 from loadtests.runner import ROOT, RunSpec, run_locust
 from loadtests.thresholds import Thresholds
-from loadtests.users import PoolCreator, save_pool
-from tests.support.net import free_port
+from loadtests.users import PoolCreator, cognito_client, save_pool
 
 REPORTS = ROOT / "loadtests" / "reports"
 
@@ -37,12 +38,13 @@ def database() -> Iterator[str]:
         yield server.create_database()
 
 
-def create_pool(stack: LocalStack, count: int, path: Path) -> None:
-    creator = PoolCreator(stack.cognito(), stack.seed.pool_id, stack.seed.web_client_id)
+def create_pool(stack: HeadlessStack, count: int, path: Path) -> None:
+    cognito = cognito_client(stack.idp_url, stack.seed.region)
+    creator = PoolCreator(cognito, stack.seed.pool_id, stack.seed.web_client_id)
     save_pool(path, creator.create_many(count))
 
 
-def locust_settings(stack: LocalStack, pool_file: Path, args: argparse.Namespace) -> dict[str, str]:
+def locust_settings(stack: HeadlessStack, pool_file: Path, args: argparse.Namespace) -> dict[str, str]:
     settings = {
         "LOAD_POOL_FILE": str(pool_file),
         "LOAD_IDP_ENDPOINT": stack.idp_url,
@@ -99,7 +101,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if missing := missing_services():
-        print(f"run_local: {', '.join(missing)} not installed; run `uv sync --all-packages`", file=sys.stderr)
+        print(f"run_local: {' and '.join(missing)} not installed; run `make install`", file=sys.stderr)
         return 2
     args.reports_dir.mkdir(parents=True, exist_ok=True)
     # The stack's logs and the IdP's database live next to the reports, fresh for every run.
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(workdir, ignore_errors=True)
     with contextlib.ExitStack() as resources:
         url = resources.enter_context(database())
-        stack = resources.enter_context(LocalStack(StackConfig(database_url=url, workdir=workdir)))
+        stack = resources.enter_context(HeadlessStack(HeadlessConfig(database_url=url, workdir=workdir)))
         started = time.monotonic()
         pool_file = args.reports_dir / f".pool-{args.prefix}.json"
         create_pool(stack, args.users, pool_file)

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from loadtests.localstack import read_seed
+from devstack.seed import read_seed
 from loadtests.run_local import create_pool, locust_settings
 from loadtests.runner import RunSpec, run_locust
 from loadtests.thresholds import Thresholds

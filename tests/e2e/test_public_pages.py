@@ -74,10 +74,11 @@ def test_broken_runtime_config_is_explained(frontend_dist, chromium, console):
 
 
 def test_unreachable_idp_is_explained_not_thrown(frontend_dist, chromium, console):
-    from tests.support.net import free_port
+    from devstack.net import free_port
 
     dead = f"http://localhost:{free_port()}"
-    config = {**LOCAL_CONFIG, "authority": f"{dead}/us-east-1_LocalPool", "hostedUiDomain": dead}
+    pool_id = LOCAL_CONFIG["authority"].rsplit("/", 1)[1]
+    config = {**LOCAL_CONFIG, "authority": f"{dead}/{pool_id}", "hostedUiDomain": dead}
     with WebServer(frontend_dist, config, api_url=None) as web:
         page = chromium.new_page()
         console.watch(page)

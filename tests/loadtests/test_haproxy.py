@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devstack.net import free_port
+from devstack.processes import LoggedProcess
 from loadtests.alb import AlbProfile
 from loadtests.haproxy import SERVED_BY, HaproxyAdmin, haproxy_binary, render_config
-from tests.support.net import free_port
-from tests.support.processes import LoggedProcess
 
 PROFILE = AlbProfile(
     health_path="/health/ready",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.localstack import LocalStack, StackConfig
+from devstack.headless import HeadlessConfig, HeadlessStack
 from loadtests.mix import ENDPOINT_NAMES
 from loadtests.run_local import create_pool, locust_settings
 from loadtests.runner import RunSpec, run_locust
@@ -23,12 +23,12 @@ SMOKE_LIMITS = Thresholds(max_failures=0, p95_ms=1500, auth_p95_ms=15_000)
 
 
 def test_a_short_headless_run_meets_the_thresholds(postgres_url: str, tmp_path: Path) -> None:
-    config = StackConfig(
+    config = HeadlessConfig(
         database_url=postgres_url,
         workdir=tmp_path / "stack",
         cheap_password_hashing=True,
     )
-    with LocalStack(config) as stack:
+    with HeadlessStack(config) as stack:
         pool_file = tmp_path / "pool.json"
         create_pool(stack, 5, pool_file)
         options = Namespace(think_min=0.1, think_max=0.3, shape=None, machine_weight=3)
