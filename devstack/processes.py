@@ -69,13 +69,13 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 def spawn(
     argv: Sequence[str],
     *,
-    stdout: IO[Any] | int,
+    stdout: IO[Any] | int | None,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     die_with_parent: bool = False,
     text: bool = False,
 ) -> subprocess.Popen[Any]:
-    """Start ``argv`` as the leader of a new session, stdin closed, stderr into ``stdout``."""
+    """Start ``argv`` as the leader of a new session, stdin closed, stderr into ``stdout`` (None: ours)."""
     return subprocess.Popen(  # noqa: S603 - argv built by the caller, no shell
         list(argv),
         cwd=cwd,

@@ -20,9 +20,9 @@ import httpx
 import pytest
 
 from devstack.seed import read_seed
-from loadtests.run_local import create_pool, locust_settings
-from loadtests.runner import RunSpec, run_locust
-from loadtests.thresholds import Thresholds
+from loadtests.locust.run_local import create_pool, locust_settings
+from loadtests.locust.runner import RunSpec, run_locust
+from loadtests.locust.thresholds import Thresholds
 from tests.containers import stack
 from tests.containers.engine import podman
 from tests.e2e.browser import screenshot
@@ -150,7 +150,7 @@ class _ContainerStack:
     seed = read_seed()
 
     def cognito(self) -> Any:
-        from loadtests.users import cognito_client
+        from loadtests.locust.users import cognito_client
 
         return cognito_client(self.idp_url, self.seed.pool_id.split("_", 1)[0])
 

@@ -76,12 +76,12 @@ def stack(request, tmp_path_factory) -> Iterator[Stack]:
     seed_with_origin(seed, config.web_url, seed_file)
     idp_env = {**config.idp_env(), "IDP_SEED_FILE": str(seed_file)}
     with contextlib.ExitStack() as started:
-        # The IdP first: when it cannot serve a browser app, skip before building or starting anything else.
+        # The IdP first: when it cannot serve a browser app, fail before building or starting anything else.
         started.enter_context(
             Service([*console_script("idp"), "serve"], idp_env, work, work / "idp.log", config.idp_health_url)
         )
         if problem := browser_blockers(config):
-            pytest.skip(f"the local IdP cannot serve a browser app yet: {problem}")
+            pytest.fail(f"the local IdP cannot serve a browser app: {problem}")
         frontend_dist = request.getfixturevalue("frontend_dist")
         postgres_server = request.getfixturevalue("postgres_server")
         database_url = postgres_server.create_database()
