@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from devstack.config import REPO, StackConfig, child_env
+from devstack.net import free_port
 from devstack.processes import LoggedProcess
+from devstack.webserver import create_app
+from tests.stack.servers import serving
 
 START_TIMEOUT_SECONDS = 60
 
@@ -30,3 +34,11 @@ def web_server(config: StackConfig, dist: Path, log: Path) -> Service:
     env = {"PYTHONPATH": str(REPO), **config.web_env(dist)}
     args = [sys.executable, "-m", "devstack.webserver"]
     return Service(args, env, REPO, log, f"http://127.0.0.1:{config.web_port}/config.json")
+
+
+@contextmanager
+def web_front_alone(dist: Path, config: dict[str, str]) -> Iterator[str]:
+    """The same web front in this process, with nothing behind /api: the app's public pages need no API."""
+    nothing = f"http://127.0.0.1:{free_port()}"
+    with serving(create_app(api_upstream=nothing, config=config, dist=dist)) as url:
+        yield url
