@@ -49,11 +49,9 @@ class Person:
 
 @pytest.fixture(scope="module")
 def person() -> Person:
-    import yaml
-
-    seed = yaml.safe_load((stack.REPO / "services" / "idp" / "seed.yaml").read_text())
-    demo = seed["users"][0]
-    return Person(demo["email"], demo["password"], Authenticator(demo["totp_secret"]))
+    seed = read_seed()
+    assert seed.demo_totp_secret, "the seed's demo user needs a fixed totp_secret for this test"
+    return Person(seed.demo_username, seed.demo_password, Authenticator(seed.demo_totp_secret))
 
 
 def test_every_service_is_up_and_healthy_and_runs_as_its_user(results: dict[str, Any]) -> None:
