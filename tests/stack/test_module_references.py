@@ -12,7 +12,8 @@ import pytest
 from devstack.config import REPO
 
 WHERE = ["Makefile", "mk/*.mk", "docs/*.md", "README.md", ".github", ".ci", "*.py"]
-COMMAND = re.compile(r"python -m ([a-z_][a-z_0-9]*(?:\.[a-z_][a-z_0-9]*)*)")
+# A placeholder such as `python -m benchmarks.<name>` is no module name.
+COMMAND = re.compile(r"python -m ([a-z_][a-z_0-9]*(?:\.[a-z_][a-z_0-9]*)*)(?![\w.<])")
 # Modules that exist only when something else is installed (the IdP's own entry point is idp.__main__).
 NOT_OURS = {"pytest"}
 
