@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
@@ -15,17 +13,15 @@ from types import FrameType
 import httpx
 
 from devstack import frontend_build
-from devstack.config import FRONTEND_DIR, LOCALHOST, REPO, SEED_FILE, StackConfig, child_env
-from devstack.processes import Console, Service, StackError, Supervisor
-from devstack.seed import read_seed
+from devstack.config import FRONTEND_DIR, REPO, SEED_FILE, StackConfig, child_env, missing_services
+from devstack.net import port_is_free
+from devstack.processes import console_script
+from devstack.seed import SeedError, read_seed
+from devstack.supervisor import Console, Service, StackError, Supervisor
 
 START_TIMEOUT = 60.0
 REPEAT_SIGNAL_SECONDS = 1.0
 DEFAULT_IDP_DATABASE = f"sqlite:///{REPO / '.dev' / 'idp.sqlite3'}"
-REQUIRED_MODULES = {
-    "idp.cli": "the IdP (services/idp)",
-    "tasks_api.cli": "the Tasks API (services/tasks_api)",
-}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -68,20 +64,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def missing_services() -> list[str]:
-    return [what for module, what in REQUIRED_MODULES.items() if importlib.util.find_spec(module) is None]
-
-
-def port_in_use(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex((LOCALHOST, port)) == 0
-
-
-def _script(name: str) -> str:
-    """The console script installed next to this interpreter (the workspace's .venv)."""
-    candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else name
+_script = console_script  # a name of its own, so that the CLI tests can swap the services for fakes
 
 
 def _issuer_check(expected: str):
@@ -105,7 +88,6 @@ def totp_command(config: StackConfig) -> str:
 
 
 def banner(config: StackConfig, frontend: bool) -> list[str]:
-    password = config.seed.demo_password or f"(see {SEED_FILE.relative_to(REPO)})"
     lines = ["", "City Tasks is running. Press Ctrl-C once to stop everything.", ""]
     if frontend:
         lines.append(f"  Web app     {config.web_url}")
@@ -113,7 +95,7 @@ def banner(config: StackConfig, frontend: bool) -> list[str]:
         f"  Tasks API   {config.api_url}   (docs {config.api_url}/docs)",
         f"  IdP         {config.idp_url}   (issuer {config.issuer})",
         "",
-        f"  Demo login  {config.seed.demo_username} / {password}",
+        f"  Demo login  {config.seed.demo_username} / {config.seed.demo_password}",
         f"  TOTP code   {totp_command(config)}",
         "",
     ]
@@ -125,10 +107,15 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if missing:
         console.say(f"cannot start: {' and '.join(missing)} is not installed yet (run `make install`).")
         return 2
+    try:
+        seed = read_seed(SEED_FILE)
+    except SeedError as exc:
+        console.say(f"cannot start: {exc}")
+        return 2
     state_dir = args.state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     config = StackConfig(
-        seed=read_seed(SEED_FILE),
+        seed=seed,
         state_dir=state_dir,
         idp_port=args.idp_port,
         api_port=args.api_port,
@@ -140,7 +127,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if not args.no_frontend:
         wanted.append(("web", args.web_port, "--web-port"))
     busy = [
-        f"{port} ({what}; choose another with {flag})" for what, port, flag in wanted if port_in_use(port)
+        f"{port} ({what}; choose another with {flag})"
+        for what, port, flag in wanted
+        if not port_is_free(port)
     ]
     if busy:
         console.say(f"cannot start: port already in use: {', '.join(busy)}")
@@ -179,7 +168,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         idp = supervisor.start(
             Service(
                 "idp",
-                [_script("idp"), "serve"],
+                [*_script("idp"), "serve"],
                 child_env(base, config.idp_env(), drop=("DATABASE_URL", "DB_SECRET")),
                 REPO,
             )
@@ -188,9 +177,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         # web front reaches the API only per request); then each must prove healthy before the banner.
         api_env = child_env(base, config.api_env())
         supervisor.run_once(
-            Service("migrate", [_script("tasks-api"), "migrate"], api_env, REPO), START_TIMEOUT
+            Service("migrate", [*_script("tasks-api"), "migrate"], api_env, REPO), START_TIMEOUT
         )
-        api = supervisor.start(Service("api", [_script("tasks-api"), "serve"], api_env, REPO))
+        api = supervisor.start(Service("api", [*_script("tasks-api"), "serve"], api_env, REPO))
         web = None
         if not args.no_frontend:
             web = supervisor.start(

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from devstack.net import LOCALHOST
 from devstack.seed import SEED_FILE, Seed
 
 REPO = Path(__file__).resolve().parents[1]
-__all__ = ["FRONTEND_DIR", "LOCALHOST", "REPO", "SEED_FILE", "StackConfig", "child_env"]
+__all__ = ["FRONTEND_DIR", "LOCALHOST", "REPO", "SEED_FILE", "StackConfig", "child_env", "missing_services"]
 FRONTEND_DIR = REPO / "frontend"
-LOCALHOST = "127.0.0.1"
+REQUIRED_MODULES = {
+    "idp.cli": "the IdP (services/idp)",
+    "tasks_api.cli": "the Tasks API (services/tasks_api)",
+}
+
+
+def missing_services() -> list[str]:
+    """The deployables the stack runs that are not installed in this environment (`make install` fixes it)."""
+    return [what for module, what in REQUIRED_MODULES.items() if importlib.util.find_spec(module) is None]
 
 
 @dataclass(frozen=True)
@@ -24,11 +34,14 @@ class StackConfig:
     web_port: int = 8100
     database_url: str | None = None  # the API's; None = the embedded SQLite file under state_dir
     idp_database_url: str | None = None
+    # The host name in the URLs the clients use (and so in the issuer): `localhost` for a browser, whose
+    # callback URLs in the seed name it; 127.0.0.1 for tools, which then never try ::1 first.
+    public_host: str = "localhost"
 
     # --- URLs the browser (and the tests) use -------------------------------------------------------
     @property
     def idp_url(self) -> str:
-        return f"http://localhost:{self.idp_port}"
+        return f"http://{self.public_host}:{self.idp_port}"
 
     @property
     def issuer(self) -> str:
@@ -36,11 +49,11 @@ class StackConfig:
 
     @property
     def api_url(self) -> str:
-        return f"http://localhost:{self.api_port}"
+        return f"http://{self.public_host}:{self.api_port}"
 
     @property
     def web_url(self) -> str:
-        return f"http://localhost:{self.web_port}"
+        return f"http://{self.public_host}:{self.web_port}"
 
     # --- URLs devstack itself probes (IPv4 loopback, where every server listens) ----------------------
     @property
@@ -77,7 +90,7 @@ class StackConfig:
             "PORT": str(self.api_port),
             "AUTH_ISSUER": self.issuer,
             "AUTH_JWKS_URL": f"http://{LOCALHOST}:{self.idp_port}/{self.seed.pool_id}/.well-known/jwks.json",
-            "AUTH_CLIENT_IDS": self.seed.web_client_id,
+            "AUTH_CLIENT_IDS": ",".join(self.seed.client_ids),
             "CORS_ORIGINS": f"{self.web_url},http://127.0.0.1:{self.web_port}",
             "SQLITE_PATH": str(self.state_dir / "tasks.db"),
             "DRAIN_SECONDS": "0",  # a developer's Ctrl-C should not wait for a load balancer

@@ -1,83 +1,94 @@
-"""What devstack needs from the IdP's seed file: the pool id, the web client id and the demo login.
+"""The stack's view of the IdP's seed file (services/idp/seed.yaml), read once and typed: the pool id, the
+client people sign in with, the machine (client_credentials) client and the demo login.
 
-The seed's full shape belongs to the IdP; this reader only looks for those few values and falls back to the
-documented defaults, so `make dev` still starts (and says where to look) if the file changes shape.
+The file is parsed and checked by the IdP's own reader (`idp.seed.read_seed`); this module only picks out
+what the stack's tools need, and says what to fix when the file lacks it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 SEED_FILE = Path(__file__).resolve().parents[1] / "services" / "idp" / "seed.yaml"
-DEFAULT_POOL_ID = "us-east-1_LocalPool"
-DEFAULT_CLIENT_ID = "city-tasks-web"
-DEMO_USER = "demo@example.com"
+SIGN_IN_FLOW = "ALLOW_USER_PASSWORD_AUTH"
+
+
+class SeedError(ValueError):
+    """The seed file lacks something the stack needs; the message names the file and what to add."""
 
 
 @dataclass(frozen=True)
 class Seed:
-    pool_id: str = DEFAULT_POOL_ID
-    web_client_id: str = DEFAULT_CLIENT_ID
-    demo_username: str = DEMO_USER
-    demo_password: str | None = None
+    pool_id: str
+    web_client_id: str
+    demo_username: str
+    demo_password: str
+    demo_totp_secret: str | None = None
+    machine_client_id: str | None = None
+    machine_client_secret: str | None = None
+    machine_scope: str | None = None
+
+    @property
+    def client_ids(self) -> list[str]:
+        """The clients whose tokens the API accepts: people's, and the machine client's when there is one."""
+        return [self.web_client_id] + ([self.machine_client_id] if self.machine_client_id else [])
+
+    @property
+    def region(self) -> str:
+        """The AWS region a Cognito pool id starts with (us-east-1_LocalPool -> us-east-1)."""
+        return self.pool_id.split("_", 1)[0]
 
 
-def _first(mapping: dict[str, Any], *keys: str) -> Any:
-    for key in keys:
-        if key in mapping and mapping[key] not in (None, ""):
-            return mapping[key]
-    return None
+def read_seed(path: Path = SEED_FILE) -> Seed:
+    # Imported here: `make dev` must still be able to say "run make install" when the IdP is not installed.
+    from idp.seed import SeedError as IdpSeedError
+    from idp.seed import read_seed as read_idp_seed
 
-
-def _entries(value: Any) -> list[dict[str, Any]]:
-    """A list of dicts, or a dict keyed by id/username whose values are dicts."""
-    if isinstance(value, list):
-        return [v for v in value if isinstance(v, dict)]
-    if isinstance(value, dict):
-        return [{"_key": k, **v} for k, v in value.items() if isinstance(v, dict)]
-    return []
-
-
-def read_seed(path: Path) -> Seed:
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return Seed()
-    if not isinstance(data, dict):
-        return Seed()
-    pool = data.get("pool") or data.get("user_pool") or data.get("userPool") or {}
-    pool_id = _first(data, "pool_id", "poolId", "user_pool_id") or (
-        _first(pool, "id", "pool_id", "poolId") if isinstance(pool, dict) else None
+        parsed = read_idp_seed(path)
+    except IdpSeedError as exc:
+        raise SeedError(str(exc)) from None
+    return seed_from_data(parsed.pool_id, parsed.data, path)
+
+
+def seed_from_data(pool_id: str, data: Mapping[str, Any], path: Path) -> Seed:
+    clients = [c for c in data.get("clients") or [] if isinstance(c, Mapping)]
+    web = next(
+        (c for c in clients if SIGN_IN_FLOW in (c.get("auth_flows") or []) and not c.get("secret")), None
     )
-    clients = _entries(data.get("clients") or (pool.get("clients") if isinstance(pool, dict) else None))
-    web_client = next(
-        (c for c in clients if not _first(c, "secret", "client_secret", "generate_secret")),
-        clients[0] if clients else {},
+    if web is None:
+        raise SeedError(
+            f"{path}: no client for people to sign in with; add one under clients: without a secret and with "
+            f"{SIGN_IN_FLOW} in auth_flows"
+        )
+    users = [u for u in data.get("users") or [] if isinstance(u, Mapping)]
+    demo = users[0] if users else None
+    if demo is None or not demo.get("email") or not demo.get("password"):
+        raise SeedError(
+            f"{path}: the stack needs a demo login; add a user under users: with email and password"
+        )
+    machine = next(
+        (c for c in clients if "client_credentials" in (c.get("oauth_flows") or []) and c.get("secret")), None
     )
-    client_id = _first(web_client, "client_id", "clientId", "id", "_key")
-    users = _entries(data.get("users") or (pool.get("users") if isinstance(pool, dict) else None))
-    demo = next(
-        (u for u in users if DEMO_USER in (u.get("email"), u.get("username"), u.get("_key"))),
-        users[0] if users else {},
-    )
-    username = _first(demo, "email", "username", "_key")
-    password = _first(demo, "password")
     return Seed(
-        pool_id=str(pool_id or DEFAULT_POOL_ID),
-        web_client_id=str(client_id or DEFAULT_CLIENT_ID),
-        demo_username=str(username or DEMO_USER),
-        demo_password=str(password) if password is not None else None,
+        pool_id=pool_id,
+        web_client_id=str(web["client_id"]),
+        demo_username=str(demo["email"]),
+        demo_password=str(demo["password"]),
+        demo_totp_secret=demo.get("totp_secret"),
+        machine_client_id=str(machine["client_id"]) if machine else None,
+        machine_client_secret=str(machine["secret"]) if machine else None,
+        machine_scope=" ".join(machine.get("scopes") or []) if machine else None,
     )
 
 
-def login_hint(path: Path) -> str:
+def login_hint(path: Path = SEED_FILE) -> str:
     seed = read_seed(path)
-    return f"{seed.demo_username} / {seed.demo_password or f'(the password in {path.name})'}"
+    return f"{seed.demo_username} / {seed.demo_password}"
 
 
 if __name__ == "__main__":  # `python -m devstack.seed`: the demo login line that `make up` prints
-    print(login_hint(SEED_FILE))
+    print(login_hint())

@@ -32,7 +32,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.net import free_port  # noqa: E402
+from devstack.net import free_port  # noqa: E402
 from tests.support.postgres import ThrowawayPostgres  # noqa: E402
 from tests.support.processes import LoggedProcess  # noqa: E402
 from tests.support.tokens import DEFAULT_CLIENT_ID, JwksServer, TokenFactory, new_signing_key  # noqa: E402

@@ -8,7 +8,7 @@ idp-test: install  ## the IdP's tests (boto3 flow, hosted UI, moto conformance, 
 	$(UV) run pytest tests/idp -q $(PYTEST_ARGS)
 
 idp-bench: install  ## tokens per second through InitiateAuth on one IdP process
-	$(UV) run python loadtests/bench_idp.py
+	$(UV) run python -m benchmarks.idp
 
 idp-totp: install  ## print the demo user's current TOTP code (local development only)
 	$(UV) run idp totp demo@example.com

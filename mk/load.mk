@@ -13,13 +13,13 @@ ROLLOUT_ARGS ?=
 
 load: install  ## load test: ENV=local (bounded, thresholds) or ENV=sandbox (step shape + autoscaling PNG)
 ifeq ($(LOAD_TARGET),local)
-	$(UV) run python -m loadtests.run_local $(LOAD_ARGS)
+	$(UV) run python -m loadtests.locust.run_local $(LOAD_ARGS)
 else
-	$(UV) run python -m loadtests.run_sandbox --env $(LOAD_TARGET) $(LOAD_ARGS)
+	$(UV) run python -m loadtests.locust.run_sandbox --env $(LOAD_TARGET) $(LOAD_ARGS)
 endif
 
 load-test: install  ## the load-test unit tests and the CI smoke run
 	$(UV) run pytest tests/loadtests -q $(PYTEST_ARGS)
 
 rollout-test: install  ## rolling deploy + expand migration, scale in/out, SIGKILL under load (exit 1 on a failure)
-	$(UV) run python -m loadtests.rollout $(ROLLOUT_ARGS)
+	$(UV) run python -m loadtests.rollout.run $(ROLLOUT_ARGS)

@@ -5,4 +5,4 @@ test-scheduler: install  ## the schedule math and the executor (real Postgres, r
 	$(UV) run pytest tests/tasks_api/domain tests/tasks_api/executions -q
 
 bench-scheduler: install  ## 10,000 tasks due in one minute on three worker processes; idle CPU
-	$(UV) run python loadtests/bench_scheduler.py
+	$(UV) run python -m benchmarks.scheduler

@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
-from loadtests.localstack import read_seed
-from loadtests.run_local import create_pool, locust_settings
-from loadtests.runner import RunSpec, run_locust
-from loadtests.thresholds import Thresholds
+from devstack.seed import read_seed
+from loadtests.locust.run_local import create_pool, locust_settings
+from loadtests.locust.runner import RunSpec, run_locust
+from loadtests.locust.thresholds import Thresholds
 from tests.containers import stack
 from tests.containers.engine import podman
 from tests.e2e.browser import screenshot
@@ -49,11 +49,9 @@ class Person:
 
 @pytest.fixture(scope="module")
 def person() -> Person:
-    import yaml
-
-    seed = yaml.safe_load((stack.REPO / "services" / "idp" / "seed.yaml").read_text())
-    demo = seed["users"][0]
-    return Person(demo["email"], demo["password"], Authenticator(demo["totp_secret"]))
+    seed = read_seed()
+    assert seed.demo_totp_secret, "the seed's demo user needs a fixed totp_secret for this test"
+    return Person(seed.demo_username, seed.demo_password, Authenticator(seed.demo_totp_secret))
 
 
 def test_every_service_is_up_and_healthy_and_runs_as_its_user(results: dict[str, Any]) -> None:
@@ -150,7 +148,7 @@ class _ContainerStack:
     seed = read_seed()
 
     def cognito(self) -> Any:
-        from loadtests.users import cognito_client
+        from loadtests.locust.users import cognito_client
 
         return cognito_client(self.idp_url, self.seed.pool_id.split("_", 1)[0])
 

@@ -7,15 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from devstack.config import REPO, StackConfig
+from devstack.seed import read_seed
 from tests.e2e.browser import CHROMIUM_FLAGS, ConsoleLog, chromium_path
 from tests.e2e.build import ensure_built
 
-LOCAL_CONFIG = {
-    "apiUrl": "",
-    "authority": "http://localhost:9229/us-east-1_LocalPool",
-    "clientId": "city-tasks-web",
-    "hostedUiDomain": "http://localhost:9229",
-}
+# The app's /config.json as `make dev` serves it on its default ports.
+LOCAL_CONFIG = StackConfig(seed=read_seed(), state_dir=REPO / ".dev").web_config()
 
 
 @pytest.fixture(scope="session")

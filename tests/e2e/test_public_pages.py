@@ -1,4 +1,4 @@
-"""The public parts of the app in a real browser, served by the e2e web server (no API or IdP needed)."""
+"""The public parts of the app in a real browser, served by devstack's web front (no API or IdP needed)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.browser import screenshot
 from tests.e2e.conftest import LOCAL_CONFIG
-from tests.e2e.web_server import WebServer
+from tests.e2e.stack import web_front_alone
 
 pytestmark = pytest.mark.slow
 
@@ -15,11 +15,11 @@ PHONE = {"width": 390, "height": 844}
 
 
 def test_home_page_renders_without_console_errors(frontend_dist, chromium, console):
-    with WebServer(frontend_dist, LOCAL_CONFIG, api_url=None) as web:
+    with web_front_alone(frontend_dist, LOCAL_CONFIG) as web_url:
         context = chromium.new_context(viewport={"width": 1280, "height": 800})
         page = context.new_page()
         console.watch(page)
-        page.goto(f"http://127.0.0.1:{web.port}/", wait_until="networkidle")
+        page.goto(f"{web_url}/", wait_until="networkidle")
         heading = page.get_by_role("heading", level=1)
         assert heading.inner_text() == "City Tasks"
         assert page.get_by_role("button", name="Sign in to manage your tasks").is_visible()
@@ -32,10 +32,10 @@ def test_home_page_renders_without_console_errors(frontend_dist, chromium, conso
 
 
 def test_keyboard_moves_from_the_heading_to_the_main_action(frontend_dist, chromium, console):
-    with WebServer(frontend_dist, LOCAL_CONFIG, api_url=None) as web:
+    with web_front_alone(frontend_dist, LOCAL_CONFIG) as web_url:
         page = chromium.new_page()
         console.watch(page)
-        page.goto(f"http://127.0.0.1:{web.port}/", wait_until="networkidle")
+        page.goto(f"{web_url}/", wait_until="networkidle")
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.textContent") == "Sign in to manage your tasks"
         # Backwards from the content: the header's sign-in button, the brand link, then the skip link.
@@ -47,11 +47,11 @@ def test_keyboard_moves_from_the_heading_to_the_main_action(frontend_dist, chrom
 
 
 def test_unknown_page_shows_not_found_on_a_phone(frontend_dist, chromium, console):
-    with WebServer(frontend_dist, LOCAL_CONFIG, api_url=None) as web:
+    with web_front_alone(frontend_dist, LOCAL_CONFIG) as web_url:
         context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
         page = context.new_page()
         console.watch(page)
-        page.goto(f"http://127.0.0.1:{web.port}/no/such/page", wait_until="networkidle")
+        page.goto(f"{web_url}/no/such/page", wait_until="networkidle")
         assert page.get_by_role("heading", level=1).inner_text() == "Not found"
         assert page.get_by_role("link", name="Back to your tasks").is_visible()
         # Nothing wider than the phone's screen.
@@ -63,10 +63,10 @@ def test_unknown_page_shows_not_found_on_a_phone(frontend_dist, chromium, consol
 
 def test_broken_runtime_config_is_explained(frontend_dist, chromium, console):
     broken = {**LOCAL_CONFIG, "authority": "not-a-url"}
-    with WebServer(frontend_dist, broken, api_url=None) as web:
+    with web_front_alone(frontend_dist, broken) as web_url:
         page = chromium.new_page()
         console.watch(page)
-        page.goto(f"http://127.0.0.1:{web.port}/", wait_until="networkidle")
+        page.goto(f"{web_url}/", wait_until="networkidle")
         assert page.get_by_role("heading", level=1).inner_text() == "City Tasks could not start"
         assert "authority" in page.locator("main").inner_text()
         page.close()
@@ -74,15 +74,16 @@ def test_broken_runtime_config_is_explained(frontend_dist, chromium, console):
 
 
 def test_unreachable_idp_is_explained_not_thrown(frontend_dist, chromium, console):
-    from tests.support.net import free_port
+    from devstack.net import free_port
 
     dead = f"http://localhost:{free_port()}"
-    config = {**LOCAL_CONFIG, "authority": f"{dead}/us-east-1_LocalPool", "hostedUiDomain": dead}
-    with WebServer(frontend_dist, config, api_url=None) as web:
+    pool_id = LOCAL_CONFIG["authority"].rsplit("/", 1)[1]
+    config = {**LOCAL_CONFIG, "authority": f"{dead}/{pool_id}", "hostedUiDomain": dead}
+    with web_front_alone(frontend_dist, config) as web_url:
         page = chromium.new_page()
         console.watch(page)
         # A protected page: the app tries the IdP, cannot reach it, and says so with a retry.
-        page.goto(f"http://127.0.0.1:{web.port}/tasks", wait_until="networkidle")
+        page.goto(f"{web_url}/tasks", wait_until="networkidle")
         page.get_by_role("heading", name="Sign-in is unavailable").wait_for(timeout=15_000)
         assert "cannot be reached" in page.get_by_role("alert").inner_text()
         assert page.get_by_role("button", name="Try again").is_visible()

@@ -9,6 +9,7 @@ create / find / edit, a validation error from the API, a stale edit from a secon
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -23,107 +24,89 @@ import pytest
 import yaml
 from playwright.sync_api import expect
 
+from devstack.config import StackConfig
+from devstack.net import free_port
+from devstack.processes import console_script, log_tail, run_once
+from devstack.seed import SEED_FILE, Seed, read_seed
 from tests.e2e.browser import screenshot
 from tests.e2e.hosted_ui import Authenticator, read_totp_secret, submit_code, submit_login
-from tests.e2e.stack import (
-    IDP_SEED,
-    POOL_ID,
-    WEB_CLIENT_ID,
-    Service,
-    devstack_web_server,
-    port_is_free,
-)
-from tests.e2e.web_server import WebServer
-from tests.support.net import free_port
-from tests.support.processes import console_script, log_tail, run_once
+from tests.e2e.stack import Service, web_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 PASSWORD = "Correct-Horse-42!"
-DEFAULT_WEB_PORT = 8100  # the seed's web client lists callback URLs for this origin
 
 
 @dataclass
 class Stack:
     api: Service
-    web_url: str
-    idp_url: str
+    config: StackConfig
     work: Path
 
+    @property
+    def web_url(self) -> str:
+        return self.config.web_url
 
-def seed_with_origin(seed: Path, origin: str, out: Path) -> bool:
-    """A copy of the IdP's seed whose web client also accepts ``origin``; False when the seed's shape is
-    not the expected one (the test then uses the origin the seed already lists)."""
-    try:
-        data = yaml.safe_load(seed.read_text())
-        client = next(c for c in data["clients"] if c.get("client_id") == WEB_CLIENT_ID)
-        client.setdefault("callback_urls", []).append(f"{origin}/auth/callback")
-        client.setdefault("logout_urls", []).append(f"{origin}/")
-    except (OSError, KeyError, TypeError, StopIteration, AttributeError, yaml.YAMLError):
-        return False
+    @property
+    def idp_url(self) -> str:
+        return self.config.idp_url
+
+    @property
+    def seed(self) -> Seed:
+        return self.config.seed
+
+
+def seed_with_origin(seed: Seed, origin: str, out: Path) -> None:
+    """A copy of the IdP's seed whose web client also accepts ``origin``."""
+    data = yaml.safe_load(SEED_FILE.read_text())
+    client = next(c for c in data["clients"] if c["client_id"] == seed.web_client_id)
+    client.setdefault("callback_urls", []).append(f"{origin}/auth/callback")
+    client.setdefault("logout_urls", []).append(f"{origin}/")
     out.write_text(yaml.safe_dump(data, sort_keys=False))
-    return True
 
 
 @pytest.fixture(scope="module")
 def stack(request, tmp_path_factory) -> Iterator[Stack]:
     work = tmp_path_factory.mktemp("stack")
-    idp_port, api_port, web_port = free_port(), free_port(), free_port()
-    seed = work / "seed.yaml"
-    if not seed_with_origin(IDP_SEED, f"http://localhost:{web_port}", seed):
-        web_port = DEFAULT_WEB_PORT
-        seed = IDP_SEED
-        if not port_is_free(web_port):
-            pytest.fail(f"port {web_port} is busy (a `make dev` running?): the IdP's callback URL needs it")
-    idp_url = f"http://localhost:{idp_port}"
-    web_url = f"http://localhost:{web_port}"
-    issuer = f"{idp_url}/{POOL_ID}"
-    idp_env = {
-        "IDP_PUBLIC_URL": idp_url,
-        "IDP_HOST": "127.0.0.1",
-        "IDP_PORT": str(idp_port),
-        "IDP_DATABASE_URL": f"sqlite:///{work / 'idp.sqlite3'}",
-        "IDP_SEED_FILE": str(seed),
-    }
-    idp_ready = f"http://127.0.0.1:{idp_port}/{POOL_ID}/.well-known/openid-configuration"
+    seed = read_seed()
+    config = StackConfig(
+        seed=seed, state_dir=work, idp_port=free_port(), api_port=free_port(), web_port=free_port()
+    )
+    seed_file = work / "seed.yaml"
+    seed_with_origin(seed, config.web_url, seed_file)
+    idp_env = {**config.idp_env(), "IDP_SEED_FILE": str(seed_file)}
     with contextlib.ExitStack() as started:
-        # The IdP first: when it cannot serve a browser app, skip before building or starting anything else.
+        # The IdP first: when it cannot serve a browser app, fail before building or starting anything else.
         started.enter_context(
-            Service([*console_script("idp"), "serve"], idp_env, work, work / "idp.log", idp_ready)
+            Service([*console_script("idp"), "serve"], idp_env, work, work / "idp.log", config.idp_health_url)
         )
-        if problem := browser_blockers(idp_port, web_url):
-            pytest.skip(f"the local IdP cannot serve a browser app yet: {problem}")
+        if problem := browser_blockers(config):
+            pytest.fail(f"the local IdP cannot serve a browser app: {problem}")
         frontend_dist = request.getfixturevalue("frontend_dist")
         postgres_server = request.getfixturevalue("postgres_server")
         database_url = postgres_server.create_database()
         started.callback(postgres_server.drop_database, database_url.rsplit("/", 1)[1])
-        api_env = {
-            "DATABASE_URL": database_url,
-            "HOST": "127.0.0.1",
-            "PORT": str(api_port),
-            "AUTH_ISSUER": issuer,
-            "AUTH_JWKS_URL": f"http://127.0.0.1:{idp_port}/{POOL_ID}/.well-known/jwks.json",
-            "AUTH_CLIENT_IDS": WEB_CLIENT_ID,
-            "DRAIN_SECONDS": "0",
-        }
+        config = dataclasses.replace(config, database_url=database_url)
+        api_env = config.api_env()
         run_once([*console_script("tasks-api"), "migrate"], {**os.environ, **api_env}, cwd=work)
-        api_ready = f"http://127.0.0.1:{api_port}/health/ready"
         api = started.enter_context(
-            Service([*console_script("tasks-api"), "serve"], api_env, work, work / "api.log", api_ready)
+            Service(
+                [*console_script("tasks-api"), "serve"],
+                api_env,
+                work,
+                work / "api.log",
+                config.api_health_url,
+            )
         )
-        config = {"apiUrl": "", "authority": issuer, "clientId": WEB_CLIENT_ID, "hostedUiDomain": idp_url}
-        upstream = f"http://127.0.0.1:{api_port}"
-        started.enter_context(
-            devstack_web_server(frontend_dist, config, upstream, web_port, work / "web.log")
-            or WebServer(frontend_dist, config, api_url=upstream, port=web_port)
-        )
-        yield Stack(api=api, web_url=web_url, idp_url=idp_url, work=work)
+        started.enter_context(web_server(config, frontend_dist, work / "web.log"))
+        yield Stack(api=api, config=config, work=work)
 
 
-def browser_blockers(idp_port: int, web_url: str) -> str | None:
+def browser_blockers(config: StackConfig) -> str | None:
     """What in the IdP's answers stops a browser app from logging in (Cognito does neither)."""
-    local = f"http://127.0.0.1:{idp_port}"
-    discovery = httpx.get(f"{local}/{POOL_ID}/.well-known/openid-configuration", headers={"Origin": web_url})
+    web_url = config.web_url
+    local = f"http://127.0.0.1:{config.idp_port}"
+    discovery = httpx.get(config.idp_health_url, headers={"Origin": web_url})
     if discovery.headers.get("access-control-allow-origin") not in {"*", web_url}:
         return (
             "no CORS on the discovery document (and so on /oauth2/token): oidc-client-ts fetches both "
@@ -145,13 +128,13 @@ def create_user(stack: Stack, email: str, name: str) -> None:
 
     client = boto3.client(
         "cognito-idp",
-        endpoint_url=f"http://127.0.0.1:{stack.idp_url.rsplit(':', 1)[1]}",
-        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{stack.config.idp_port}",
+        region_name=stack.seed.region,
         aws_access_key_id="local",
         aws_secret_access_key="local",  # the local IdP checks no signatures
     )
     client.admin_create_user(
-        UserPoolId=POOL_ID,
+        UserPoolId=stack.seed.pool_id,
         Username=email,
         UserAttributes=[
             {"Name": "email", "Value": email},
@@ -160,7 +143,9 @@ def create_user(stack: Stack, email: str, name: str) -> None:
         ],
         MessageAction="SUPPRESS",
     )
-    client.admin_set_user_password(UserPoolId=POOL_ID, Username=email, Password=PASSWORD, Permanent=True)
+    client.admin_set_user_password(
+        UserPoolId=stack.seed.pool_id, Username=email, Password=PASSWORD, Permanent=True
+    )
 
 
 RESOURCE_STATUS = re.compile(r"^Failed to load resource: the server responded with a status of (\d{3})")

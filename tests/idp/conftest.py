@@ -7,8 +7,8 @@ import pytest
 import yaml
 from idp.settings import DEFAULT_SEED
 
+from devstack.net import free_port
 from tests.idp.support import RunningIdp, idp_settings, running_idp
-from tests.support.net import free_port
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ import pytest
 from idp import cli, keys
 from idp.seed import SeedError, read_seed
 
+from devstack.net import free_port
 from tests.idp.support import RunningIdp, idp_settings, running_idp
-from tests.support.net import free_port
 
 DEMO_SECRET = "DEMOLOCALONLYDEMOLOCALONLYDEMOAA"
 

@@ -10,8 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 from pycognito import Cognito
 
+from devstack.net import free_port
 from tests.idp.support import POOL, RunningIdp, idp_settings, running_idp
-from tests.support.net import free_port
 
 PASSWORD = "Sec0nd-Pool-Passw0rd!"
 

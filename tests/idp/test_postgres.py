@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from idp.store import User
 from sqlalchemy import select
 
+from devstack.net import free_port
 from tests.idp.support import (
     CLIENT,
     PASSWORD,
@@ -24,7 +25,6 @@ from tests.idp.support import (
     setup_mfa,
     sign_up_and_confirm,
 )
-from tests.support.net import free_port
 
 
 def test_flow_on_postgres(postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,11 +12,11 @@ import pyotp
 import pytest
 from idp.triggers import post_confirmation, pre_token_generation
 
+from devstack.net import free_port
 from tests.idp.support import RunningIdp, idp_settings, running_idp
 from tests.idp.test_cognito_api import PASSWORD, setup_mfa, sign_up_and_confirm
 from tests.support.moto import client as moto_client
 from tests.support.moto import moto_server
-from tests.support.net import free_port
 
 
 def _event(pool_id: str, username: str, source: str = "PostConfirmation_ConfirmSignUp") -> dict:

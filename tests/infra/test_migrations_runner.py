@@ -17,7 +17,7 @@ import pytest
 from botocore.stub import Stubber
 from infra.functions.migrations import handler as runner
 
-from tests.support.net import free_port
+from devstack.net import free_port
 
 TASK_ARN = "arn:aws:ecs:us-east-1:111111111111:task/city-cluster/0123456789abcdef"
 PROPS = {

@@ -15,13 +15,9 @@ import pytest
 from infra.pipelines import smoke as smoke_module
 from infra.pipelines.smoke import SmokeFailure, SmokeTarget, deployed_target, run_smoke, wait_ready
 
+from devstack.headless import HeadlessConfig, HeadlessStack
+from devstack.net import free_port
 from tests.support.moto import client, moto_server
-from tests.support.net import free_port
-
-# loadtests/ is a top-level folder, not an installed package (as in tests/loadtests/conftest.py).
-if str(Path(__file__).resolve().parents[2]) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from loadtests.localstack import LocalStack, StackConfig
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -29,14 +25,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 @pytest.fixture(scope="module")
 def stack(postgres_server, tmp_path_factory):
     url = postgres_server.create_database()
-    config = StackConfig(
+    config = HeadlessConfig(
         database_url=url, workdir=tmp_path_factory.mktemp("smoke-stack"), cheap_password_hashing=True
     )
-    with LocalStack(config) as running:
+    with HeadlessStack(config) as running:
         yield running
 
 
-def _target(stack: LocalStack, **changes: str) -> SmokeTarget:
+def _target(stack: HeadlessStack, **changes: str) -> SmokeTarget:
     seed = stack.seed
     assert seed.machine_client_id
     assert seed.machine_client_secret

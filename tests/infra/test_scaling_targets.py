@@ -2,7 +2,8 @@
 recorded capacity measurement (infra/config/capacity-measured.json), and the file names that measurement.
 
 Changing a target by hand, or recording a new measurement without updating the config, fails here with the
-values to write. A new measurement: `uv run python -m loadtests.capacity --record` (docs/performance.md).
+values to write. A new measurement: `uv run python -m loadtests.capacity.measure --record`
+(docs/performance.md).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ def test_the_config_names_the_recorded_measurement(measurement: dict) -> None:
     stamp = f"capacity measured {measurement['measured_at']}"
     assert stamp in CONFIG_FILE.read_text(), (
         f"{CONFIG_FILE.name} must say which measurement its scaling targets come from: add '{stamp}' to the "
-        "comment above the environments, with the targets `python -m loadtests.capacity --from-report "
-        "infra/config/capacity-measured.json` prints"
+        "comment above the environments, with the targets `python -m loadtests.capacity.measure "
+        "--from-report infra/config/capacity-measured.json` prints"
     )
 
 

@@ -9,8 +9,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.net import free_port
-from tests.support.processes import LoggedProcess, run_once
+from devstack.net import free_port
+from devstack.processes import LoggedProcess, run_once
 from tests.support.tokens import DEFAULT_CLIENT_ID
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from typing import Any
 
 import uvicorn
 
-from tests.support.net import free_port
+from devstack.net import free_port
 
 
 @contextmanager

@@ -17,8 +17,8 @@ import psutil
 import pytest
 
 from devstack.cli import parse_args
+from devstack.net import free_port
 from tests.stack.dockerfile import REPO
-from tests.support.net import free_port
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -60,7 +60,7 @@ RUNNER = """
 import sys
 import devstack.cli as cli
 cli.missing_services = lambda: []
-cli._script = lambda name: {{"idp": {idp!r}, "tasks-api": {api!r}}}[name]
+cli._script = lambda name: [{{"idp": {idp!r}, "tasks-api": {api!r}}}[name]]
 raise SystemExit(cli.main(sys.argv[1:]))
 """
 

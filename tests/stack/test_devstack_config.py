@@ -3,48 +3,92 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from devstack.config import StackConfig, child_env
-from devstack.seed import DEFAULT_CLIENT_ID, DEFAULT_POOL_ID, Seed, read_seed
+from devstack.config import REPO, StackConfig, child_env
+from devstack.seed import Seed, SeedError, read_seed
+
+LOCAL_SEED = Seed("us-east-1_LocalPool", "city-tasks-web", "demo@example.com", "Demo-Passw0rd!")
 
 
-def test_seed_reader_finds_pool_client_and_demo_password(tmp_path: Path) -> None:
+SEED = """\
+pool:
+  id: eu-west-1_Other
+clients:
+  - client_id: loadtest
+    secret: s3cret
+    oauth_flows: [client_credentials]
+    auth_flows: [ALLOW_REFRESH_TOKEN_AUTH]
+  - client_id: my-web
+    auth_flows: [ALLOW_USER_PASSWORD_AUTH, ALLOW_REFRESH_TOKEN_AUTH]
+users:
+  - email: demo@example.com
+    password: Demo-Passw0rd!
+    totp_secret: JBSWY3DPEHPK3PXP
+"""
+
+
+def test_seed_reader_finds_pool_clients_and_demo_login(tmp_path: Path) -> None:
     seed = tmp_path / "seed.yaml"
-    seed.write_text(
-        "pool_id: eu-west-1_Other\n"
-        "clients:\n"
-        "  - client_id: admin-cli\n    client_secret: s3cret\n"
-        "  - client_id: my-web\n    callback_urls: [http://localhost:8100/auth/callback]\n"
-        "users:\n"
-        "  - email: someone@example.com\n    password: Other-Passw0rd!\n"
-        "  - email: demo@example.com\n    password: Demo-Passw0rd!\n    totp_secret: JBSWY3DPEHPK3PXP\n"
+    seed.write_text(SEED)
+    assert read_seed(seed) == Seed(
+        pool_id="eu-west-1_Other",
+        web_client_id="my-web",
+        demo_username="demo@example.com",
+        demo_password="Demo-Passw0rd!",
+        demo_totp_secret="JBSWY3DPEHPK3PXP",
+        machine_client_id="loadtest",
+        machine_client_secret="s3cret",
+        machine_scope="",
     )
-    assert read_seed(seed) == Seed("eu-west-1_Other", "my-web", "demo@example.com", "Demo-Passw0rd!")
+    assert read_seed(seed).region == "eu-west-1"
 
 
-def test_seed_reader_accepts_a_nested_pool_and_keyed_entries(tmp_path: Path) -> None:
-    seed = tmp_path / "seed.yaml"
-    seed.write_text(
-        "pool:\n  id: us-east-1_Nested\n"
-        "  clients:\n    web-app: {callback_urls: []}\n"
-        "  users:\n    demo@example.com: {password: pw-123456}\n"
-    )
-    assert read_seed(seed) == Seed("us-east-1_Nested", "web-app", "demo@example.com", "pw-123456")
-
-
-@pytest.mark.parametrize("content", [None, "", "- just\n- a list\n", "{not: [valid yaml"])
-def test_seed_reader_falls_back_to_the_documented_defaults(tmp_path: Path, content: str | None) -> None:
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (None, "cannot read the seed file"),
+        ("{not: [valid yaml", "is not valid YAML"),
+        # The other spellings of the pool id that an earlier reader guessed at are refused, not guessed.
+        (
+            SEED.replace("pool:\n  id: eu-west-1_Other\n", "pool_id: eu-west-1_Other\n"),
+            "pool.id must look like",
+        ),
+        (SEED.replace("eu-west-1_Other", "Other"), "pool.id must look like a Cognito pool id"),
+        (SEED.replace("ALLOW_USER_PASSWORD_AUTH, ", ""), "no client for people to sign in with"),
+        (SEED.split("users:")[0], "add a user under users: with email and password"),
+    ],
+)
+def test_a_bad_seed_says_what_to_fix(tmp_path: Path, content: str | None, says: str) -> None:
     seed = tmp_path / "seed.yaml"
     if content is not None:
         seed.write_text(content)
-    assert read_seed(seed) == Seed(DEFAULT_POOL_ID, DEFAULT_CLIENT_ID, "demo@example.com", None)
+    with pytest.raises(SeedError, match=says) as raised:
+        read_seed(seed)
+    assert str(seed) in str(raised.value)
+
+
+def test_a_bad_seed_stops_make_dev_with_the_message(tmp_path: Path) -> None:
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(SEED.split("users:")[0])
+    code = (
+        "import devstack.cli as c, devstack.config as k, pathlib;"
+        f"c.SEED_FILE = pathlib.Path({str(seed)!r}); raise SystemExit(c.main(['--no-frontend']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert "add a user under users: with email and password" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
 
 
 def _config(tmp_path: Path, **overrides: object) -> StackConfig:
-    return StackConfig(seed=Seed(), state_dir=tmp_path, **overrides)  # type: ignore[arg-type]
+    return StackConfig(seed=LOCAL_SEED, state_dir=tmp_path, **overrides)  # type: ignore[arg-type]
 
 
 def test_api_trusts_the_idp_issuer_and_allows_the_web_origin(tmp_path: Path) -> None:
@@ -86,10 +130,8 @@ def test_every_variable_devstack_sets_for_the_api_is_a_setting(tmp_path: Path) -
 
 
 def test_every_variable_devstack_sets_for_the_idp_is_a_setting(tmp_path: Path) -> None:
-    try:
-        from idp.settings import Settings
-    except ModuleNotFoundError:
-        pytest.skip("idp.settings does not exist yet (the IdP is being written on branch idp)")
+    from idp.settings import Settings
+
     from tests.stack.test_compose import _setting_names
 
     assert set(_config(tmp_path).idp_env()) <= _setting_names(Settings)
@@ -110,21 +152,20 @@ def test_login_hint_names_the_demo_user_and_password(tmp_path: Path) -> None:
     from devstack.seed import login_hint
 
     seed = tmp_path / "seed.yaml"
-    seed.write_text("users:\n  - email: demo@example.com\n    password: Demo-Passw0rd!\n")
+    seed.write_text(SEED)
     assert login_hint(seed) == "demo@example.com / Demo-Passw0rd!"
-    assert login_hint(tmp_path / "missing.yaml") == "demo@example.com / (the password in missing.yaml)"
 
 
 def test_the_real_seed_matches_the_stack_topology() -> None:
     from devstack.config import SEED_FILE
 
-    if not SEED_FILE.exists():
-        pytest.skip("services/idp/seed.yaml does not exist yet")
     seed = read_seed(SEED_FILE)
-    assert seed.pool_id == DEFAULT_POOL_ID  # the issuer in docker-compose.yml and the API's default
-    assert seed.web_client_id == DEFAULT_CLIENT_ID
+    # The issuer in docker-compose.yml and the API's default; the client the SPA's default config names.
+    assert (seed.pool_id, seed.web_client_id) == (LOCAL_SEED.pool_id, LOCAL_SEED.web_client_id)
     assert seed.demo_username == "demo@example.com"
     assert seed.demo_password
+    assert seed.machine_client_id
+    assert seed.machine_client_secret
     import yaml
 
     clients = yaml.safe_load(SEED_FILE.read_text())["clients"]

@@ -1,4 +1,5 @@
-"""devstack's supervisor on real child processes: prefixed logs, health waits, failures, orderly stop."""
+"""devstack's launcher and supervisor on real child processes: prefixed logs, health waits, failures, an
+orderly stop of whole process groups."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ import io
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
-from devstack.processes import Console, Service, StackError, Supervisor
-from tests.support.net import free_port
+from devstack.net import free_port
+from devstack.processes import LoggedProcess, StackError, run_once
+from devstack.supervisor import Console, Service, Supervisor
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -113,3 +115,87 @@ def test_stop_all_terminates_then_kills_a_stubborn_service(supervisor: Superviso
     assert mule.exited() == -9  # SIGKILL after the grace period
     assert "did not stop within 1 s" in _output(supervisor)
     assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in pids)
+
+
+# A child that starts a grandchild (in its group, as a server's worker would be) and reports its pid.
+SPAWNS_A_GRANDCHILD = """
+    import subprocess, sys, time
+    grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    print("grandchild", grandchild.pid, flush=True)
+    time.sleep(120)
+"""
+
+
+def _grandchild_pid(read: Callable[[], str]) -> int:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        for line in read().splitlines():
+            if "grandchild " in line:
+                return int(line.rsplit(" ", 1)[1])
+        time.sleep(0.05)
+    raise AssertionError(f"no grandchild reported:\n{read()}")
+
+
+def _gone(pid: int) -> bool:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_stop_takes_the_whole_group_with_it(tmp_path: Path) -> None:
+    log = tmp_path / "child.log"
+    child = LoggedProcess(_python(SPAWNS_A_GRANDCHILD), log).spawn()
+    try:
+        grandchild = _grandchild_pid(log.read_text)
+        child.stop(grace_seconds=5)
+        assert child.poll() == -15  # SIGTERM reached the child ...
+        assert _gone(grandchild)  # ... and its grandchild, which the child never signalled
+    finally:
+        child.kill()
+
+
+def test_stop_kills_a_group_whose_members_ignore_sigterm(tmp_path: Path) -> None:
+    stubborn = SPAWNS_A_GRANDCHILD.replace(
+        "import subprocess, sys, time", "import signal, subprocess, sys, time"
+    ).replace("time.sleep(120)\n", "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)\n", 1)
+    log = tmp_path / "child.log"
+    child = LoggedProcess(_python(stubborn), log).spawn()
+    try:
+        grandchild = _grandchild_pid(log.read_text)
+        time.sleep(0.3)  # the handler is installed after the print
+        child.stop(grace_seconds=1)
+        assert child.poll() == -9
+        assert _gone(grandchild)
+    finally:
+        child.kill()
+
+
+def test_supervisor_stops_a_services_grandchildren(supervisor: Supervisor, tmp_path: Path) -> None:
+    supervisor.start(Service("server", _python(SPAWNS_A_GRANDCHILD), {}, tmp_path))
+    grandchild = _grandchild_pid(lambda: _output(supervisor))
+    supervisor.stop_all(grace=5)
+    assert _gone(grandchild)
+
+
+def test_logged_process_reports_an_early_exit_with_its_log(tmp_path: Path) -> None:
+    broken = LoggedProcess(_python("print('bad config'); raise SystemExit(3)"), tmp_path / "broken.log")
+    broken.ready_url = f"http://127.0.0.1:{free_port()}/"
+    with pytest.raises(StackError, match=r"exited with code 3 .*\n.*bad config"):
+        broken.start()
+
+
+def test_logged_process_that_never_answers_times_out_and_is_stopped(tmp_path: Path) -> None:
+    silent = LoggedProcess(_python("import time; time.sleep(60)"), tmp_path / "silent.log", start_timeout=1)
+    silent.ready_url = f"http://127.0.0.1:{free_port()}/"
+    with pytest.raises(StackError, match="did not answer as expected within 1 s"):
+        silent.start()
+    assert silent.poll() is not None
+
+
+def test_run_once_returns_output_or_says_what_failed(tmp_path: Path) -> None:
+    assert run_once(_python("print('applied')"), cwd=tmp_path) == "applied\n"
+    with pytest.raises(StackError, match=r"failed \(4\):\nhalf done"):
+        run_once(_python("print('half done'); raise SystemExit(4)"), cwd=tmp_path)

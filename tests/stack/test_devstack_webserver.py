@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from devstack.net import free_port
 from devstack.webserver import create_app
 from tests.stack.servers import serving
-from tests.support.net import free_port
 
 pytestmark = pytest.mark.timeout(60)
 CONFIG = {"apiUrl": "", "authority": "http://localhost:9229/us-east-1_LocalPool", "clientId": "web",

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from devstack.net import free_port
 from tests.stack.dockerfile import REPO, dockerignore_rules, in_context, parse
-from tests.support.net import free_port
 from tests.support.uv import uv_executable
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]

@@ -21,10 +21,10 @@ import psutil
 import pytest
 
 from devstack.config import SEED_FILE
+from devstack.net import free_port
 from devstack.seed import read_seed
 from devstack.token import demo_access_token
 from tests.stack.dockerfile import REPO
-from tests.support.net import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 READY_LINE = "City Tasks is running"

@@ -19,10 +19,10 @@ import httpx
 import pytest
 import yaml
 
+from devstack.net import free_port
 from tests.stack.dockerfile import REPO
 from tests.stack.servers import serving
 from tests.stack.test_devstack_webserver import UPSTREAM
-from tests.support.net import free_port
 
 TEMPLATE = REPO / "docker" / "nginx" / "default.conf.template"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else "")

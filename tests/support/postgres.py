@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from tests.support.net import free_port
+from devstack.net import free_port
 
 ASYNC_SCHEME = "postgresql+asyncpg"
 

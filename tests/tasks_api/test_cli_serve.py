@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from tests.support.net import free_port
+from devstack.net import free_port
 from tests.support.tokens import DEFAULT_CLIENT_ID, JwksServer, TokenFactory
 from tests.tasks_api.conftest import task_body
 

@@ -1,6 +1,6 @@
 """The Tasks service's scaling targets, derived from a recorded capacity measurement.
 
-The measurement (``python -m loadtests.capacity --record``) is kept in
+The measurement (``python -m loadtests.capacity.measure --record``) is kept in
 ``infra/config/capacity-measured.json``; ``infra/config/environments.yaml`` beside it carries the targets
 this module derives from it, with a comment naming the measurement (its ``measured_at``).
 ``tests/infra/test_scaling_targets.py`` fails when the two drift: edit the config without a new

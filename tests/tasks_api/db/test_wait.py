@@ -16,7 +16,7 @@ import pytest
 from tasks_api.db.wait import wait_for_database
 from tasks_api.settings import Settings
 
-from tests.support.net import free_port
+from devstack.net import free_port
 
 pytestmark = pytest.mark.slow
 

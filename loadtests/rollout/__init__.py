@@ -1,0 +1,2 @@
+"""`make rollout-test`: replicas supervised like ECS tasks behind HAProxy configured as the ALB, under
+load."""
