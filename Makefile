@@ -33,7 +33,7 @@ test: install  ## run every test (starts its own throwaway PostgreSQL)
 	$(UV) run pytest $(PYTEST_ARGS)
 
 # mypy checks the paths in pyproject.toml's [tool.mypy] files; lint-imports the contracts in [tool.importlinter].
-lint: install actionlint-install  ## ruff check + format; mypy (services/*/src infra/src devstack loadtests); import contracts; workflows (schema, actionlint)
+lint: install actionlint-install  ## ruff check + format; mypy (services/*/src infra/src devstack loadtests benchmarks); import contracts; workflows (schema, actionlint)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy

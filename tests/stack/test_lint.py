@@ -110,6 +110,39 @@ def test_each_contract_breaks_on_a_forbidden_import(
     assert f"{offender} -> {imported} (l.1)" in result.stdout, result.stdout
 
 
+def _contract(contract_id: str) -> dict:
+    return next(c for c in _tool("importlinter")["contracts"] if c["id"] == contract_id)
+
+
+@pytest.mark.parametrize(
+    "module", [m for m in _contract("db-no-http")["source_modules"] if m != "tasks_api.db"]
+)
+def test_the_stores_are_database_code_too(packages: Path, module: str) -> None:
+    source = packages / (module.replace(".", "/") + ".py")
+    source.write_text(source.read_text() + "\nimport tasks_api.problems  # noqa: E402\n")
+    result = _lint_imports(packages, "db-no-http")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{module} -> tasks_api.problems" in result.stdout, result.stdout
+
+
+def test_mypy_refuses_an_import_of_a_module_that_does_not_exist(tmp_path: Path) -> None:
+    """Untyped libraries are tolerated (import-untyped), a missing module is not: a moved first-party module
+    must fail make lint rather than turn into Any."""
+    offender = tmp_path / "offender.py"
+    offender.write_text("import yaml\nimport tasks_api.no_such_module\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", str(PYPROJECT), "--no-incremental", str(offender)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert 'module named "tasks_api.no_such_module"  [import-not-found]' in result.stdout, result.stdout
+    assert "yaml" not in result.stdout, result.stdout
+
+
 def test_an_import_under_type_checking_is_not_a_dependency(packages: Path) -> None:
     (packages / "tasks_api/domain/offender.py").write_text(
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import sqlalchemy\n"
