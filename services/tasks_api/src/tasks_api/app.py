@@ -25,8 +25,8 @@ from tasks_api.settings import Settings, get_settings
 from tasks_api.state import AppState, Running, api_state
 from tasks_api.tasks import router as tasks_router
 from tasks_api.tasks.repository import TaskRepository
-from tasks_api.tasks.repository_pg import PgTaskRepository
-from tasks_api.tasks.repository_sql import SqlTaskRepository
+from tasks_api.tasks.store_postgres import PostgresTaskStore as PgTaskRepository
+from tasks_api.tasks.store_sqlite import SqliteTaskStore as SqlTaskRepository
 
 log = logging.getLogger("tasks_api")
 

@@ -15,9 +15,10 @@ from tasks_api import inputs
 from tasks_api.auth import authenticate
 from tasks_api.fastpath import RequestRoute, documented
 from tasks_api.inputs import IfMatchHeader, TaskIdPath, body_of, query_of
+from tasks_api.paging import InvalidCursorError
 from tasks_api.problems import ProblemError
 from tasks_api.state import api_state
-from tasks_api.tasks.repository import Cursor, InvalidCursorError, StoredTask, TaskFilter
+from tasks_api.tasks.repository import Cursor, StoredTask, TaskFilter
 from tasks_api.tasks.schemas import ListQuery, TaskFields, TaskOut, TaskPatch
 from tasks_api.tasks.serialize import list_document
 from tasks_api.tasks.service import TaskService, etag
