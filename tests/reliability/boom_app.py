@@ -6,6 +6,7 @@ from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import text
 from tasks_api.app import create_app
 from tasks_api.settings import Settings
+from tasks_api.state import api_state
 
 SECRET = "hunter2-internal-detail"
 
@@ -20,12 +21,12 @@ def create() -> FastAPI:
 
     @router.get("/sql")
     async def bad_sql(request: Request) -> None:
-        async with request.app.state.engine.connect() as conn:
+        async with api_state(request.app).running.engine.connect() as conn:
             await conn.execute(text("SELECT hunter2_internal_detail FROM no_such_table"))
 
     @router.get("/constraint")
     async def bad_insert(request: Request) -> None:
-        async with request.app.state.engine.begin() as conn:
+        async with api_state(request.app).running.engine.begin() as conn:
             await conn.execute(text("INSERT INTO tasks (id) VALUES (NULL)"))
 
     app.include_router(router)

@@ -12,7 +12,7 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 
-from tasks_api import logging as json_logging
+from tasks_api import jsonlog
 from tasks_api.executions.effects import EventPublisher, TaskEffects
 from tasks_api.executions.repository import Due
 from tasks_api.executions.worker import run_worker
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--effect-delay", type=float, default=0.0)
     args = parser.parse_args()
     settings = get_settings()
-    json_logging.configure(settings.log_level)
+    jsonlog.configure(settings.log_level)
     effects = DelayedEffects(args.effect_delay, EventPublisher.from_settings(settings))
     asyncio.run(run_worker(settings, effects))
 

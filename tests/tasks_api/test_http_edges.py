@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from tasks_api.app import create_app
-from tasks_api.logging import JsonFormatter
+from tasks_api.jsonlog import JsonFormatter
+from tasks_api.state import api_state
 
 from tests.tasks_api.conftest import _client, task_body
 
@@ -64,13 +66,26 @@ async def test_security_headers_and_request_id(client: httpx.AsyncClient) -> Non
     assert bad_id.headers["x-request-id"] != "evil\tvalue"
 
 
+async def test_requests_without_an_id_get_distinct_ones(client: httpx.AsyncClient) -> None:
+    ids = [(await client.get("/health/live")).headers["x-request-id"] for _ in range(3)]
+    assert len(set(ids)) == 3
+    assert all(re.fullmatch(r"[0-9a-f]{32}", request_id) for request_id in ids)
+
+
+async def test_security_headers_the_app_set_itself_are_kept(client: httpx.AsyncClient) -> None:
+    docs = await client.get("/docs")
+    assert "content-security-policy" not in docs.headers  # the docs page loads its own assets
+    assert docs.headers["x-frame-options"] == "DENY"
+    assert docs.headers["cache-control"] == "no-store"
+
+
 async def test_live_and_ready(client: httpx.AsyncClient, app) -> None:
     assert (await client.get("/health/live")).json() == {"status": "UP"}
     assert (await client.get("/q/health/live")).status_code == 200  # the original ALB path
     ready = await client.get("/health/ready")
     assert ready.status_code == 200
     assert "connection" not in ready.headers
-    app.state.readiness.draining = True
+    api_state(app).readiness.draining = True
     try:
         draining = await client.get("/health/ready")
         assert draining.status_code == 503
@@ -79,7 +94,7 @@ async def test_live_and_ready(client: httpx.AsyncClient, app) -> None:
         assert live.status_code == 200
         assert live.headers["connection"] == "close"  # keep-alive clients move on while we drain
     finally:
-        app.state.readiness.draining = False
+        api_state(app).readiness.draining = False
 
 
 async def test_ready_is_503_until_migrated(make_settings, postgres_url: str) -> None:
@@ -135,6 +150,19 @@ async def test_cors_only_for_configured_origins(make_settings, area_database_url
         assert allowed.headers["access-control-allow-origin"] == "http://localhost:8100"
         denied = await client.options("/api/tasks", headers={"Origin": "https://evil.example", **preflight})
         assert "access-control-allow-origin" not in denied.headers
+        simple = await client.get("/health/live", headers={"Origin": "http://localhost:8100"})
+        assert simple.headers["access-control-allow-origin"] == "http://localhost:8100"
+        assert "x-request-id" in simple.headers["access-control-expose-headers"].lower()
+        assert simple.headers["vary"] == "Origin"
+        # Without an Origin (same-origin or server to server) the answer still varies by Origin for caches.
+        plain = await client.get("/health/live")
+        assert plain.headers["vary"] == "Origin"
+        assert "access-control-allow-origin" not in plain.headers
+        too_big = await client.post(
+            "/api/tasks", content=b"x" * 70_000, headers={"Origin": "http://localhost:8100"}
+        )
+        assert too_big.status_code == 413
+        assert too_big.headers["access-control-allow-origin"] == "http://localhost:8100"
 
 
 async def test_docs_can_be_switched_off(make_settings, area_database_url: str) -> None:

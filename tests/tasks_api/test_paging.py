@@ -1,16 +1,21 @@
-"""Keyset paging by opaque cursor: 1,000 tasks, each seen exactly once, in (hour, minute, id) order."""
+"""Keyset paging by opaque cursor: 1,000 tasks, each seen once, in (hour, minute, id) order; the codec."""
 
 from __future__ import annotations
 
+import base64
+import json
 import random
 import re
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import create_async_engine
 from tasks_api.db.models import Task
-from tasks_api.tasks.repository import new_job_id
+from tasks_api.executions.schemas import decode_cursor, encode_cursor
+from tasks_api.paging import InvalidCursorError
+from tasks_api.tasks.repository import Cursor, new_job_id
 
 LINK = re.compile(r'^<([^>]+)>; rel="next"$')
 
@@ -107,3 +112,46 @@ async def test_a_cursor_cannot_reach_other_users(
     stranger = await client.get(url, headers=tokens.bearer("cursor-stranger"))
     assert stranger.status_code == 200
     assert stranger.json() == []
+
+
+# --- the cursor codec (tasks_api.paging), shared by the task list and the execution history -------------
+
+
+def test_cursors_keep_the_format_they_were_issued_in() -> None:
+    # Cursors already handed out must still decode: base64url (no padding) of the compact JSON array.
+    assert Cursor(6, 30, 12).encode() == base64.urlsafe_b64encode(b"[6,30,12]").decode().rstrip("=")
+    slot = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    issued = json.dumps([slot.isoformat(), 7], separators=(",", ":")).encode()
+    assert encode_cursor(slot, 7) == base64.urlsafe_b64encode(issued).decode().rstrip("=")
+    assert Cursor.decode(Cursor(6, 30, 12).encode()) == Cursor(6, 30, 12)
+    assert decode_cursor(encode_cursor(slot, 7)) == (slot, 7)
+
+
+def _token(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not-a-cursor",
+        _token(b"[1,2]"),  # too short
+        _token(b"[1,2,3,4]"),  # too long
+        _token(b'[1,2,"3"]'),  # a string where an int belongs
+        _token(b"[1,true,3]"),  # a bool is no int here
+        _token(b'{"hour":1}'),  # not an array
+        _token(b"\xff\xfe"),  # not UTF-8
+    ],
+)
+def test_a_task_cursor_not_from_this_api_is_refused(text: str) -> None:
+    with pytest.raises(InvalidCursorError):
+        Cursor.decode(text)
+
+
+@pytest.mark.parametrize(
+    "raw", [b'["2030-01-02T03:04:05",7]', b'["yesterday",7]', b'["2030-01-02T03:04:05+00:00",false]', b"[7]"]
+)
+def test_an_execution_cursor_not_from_this_api_is_refused(raw: bytes) -> None:
+    # The same error type as the task list's: both routers catch the one InvalidCursorError.
+    with pytest.raises(InvalidCursorError):
+        decode_cursor(_token(raw))

@@ -163,10 +163,19 @@ async def test_patch_merges(client: httpx.AsyncClient, alice) -> None:
 async def test_patch_cannot_null_a_required_field(client: httpx.AsyncClient, alice) -> None:
     created = await _create(client, alice)
     response = await client.patch(
-        f"/api/tasks/{created['id']}", json={"name": None, "hour": None}, headers=alice
+        f"/api/tasks/{created['id']}",
+        json={"name": None, "hour": None, "executionDays": None, "timeZone": None, "description": None},
+        headers=alice,
     )
     assert response.status_code == 422
-    assert {e["field"] for e in response.json()["errors"]} == {"name", "hour"}
+    # Named as the client sent them (camelCase); a nullable field may be cleared.
+    assert {e["field"] for e in response.json()["errors"]} == {"name", "hour", "executionDays", "timeZone"}
+
+
+async def test_post_with_an_id_is_400(client: httpx.AsyncClient, alice) -> None:
+    response = await client.post("/api/tasks", json=task_body(id=5), headers=alice)
+    assert response.status_code == 400
+    assert "must not carry an id" in response.json()["detail"]
 
 
 async def test_delete_then_404(client: httpx.AsyncClient, alice) -> None:

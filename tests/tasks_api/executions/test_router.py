@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import insert
 from tasks_api.db.models import TaskExecution
+from tasks_api.state import api_state
 
 LINK = re.compile(r'^<([^>]+)>; rel="next"$')
 BODY = {"name": "porch light", "hour": 19, "minute": 30, "executionDays": "MON,FRI", "timeZone": "UTC"}
@@ -36,7 +37,7 @@ async def add_executions(app: FastAPI, task_id: int, count: int) -> list[datetim
         }
         for n, slot in enumerate(slots)
     ]
-    async with app.state.engine.begin() as conn:
+    async with api_state(app).running.engine.begin() as conn:
         await conn.execute(insert(TaskExecution), rows)
     return slots
 

@@ -18,6 +18,7 @@ from tasks_api.app import create_app
 from tasks_api.db.models import Task, TaskExecution
 from tasks_api.executions.executor import Executor
 from tasks_api.settings import Settings
+from tasks_api.state import api_state
 
 from tests.support.tokens import TokenFactory
 from tests.tasks_api.executions.conftest import add_task, eventually, executions_of
@@ -32,7 +33,8 @@ async def test_the_api_runs_the_executor_and_wakes_it_for_a_sooner_task(
     app = create_app(settings)
     headers = tokens.bearer("wiring-user")
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
-        executor: Executor = app.state.executor
+        executor = api_state(app).executor
+        assert isinstance(executor, Executor)
         await eventually(lambda: executor.stats.passes >= 1, 20, "the first pass")
         await asyncio.sleep(0.2)
         passes = executor.stats.passes
@@ -52,11 +54,11 @@ async def test_the_api_runs_the_executor_and_wakes_it_for_a_sooner_task(
         # Make it due now (as if the minute had come): the in-process loop runs it.
         task_id = response.json()["id"]
         now = datetime.now(UTC)
-        async with app.state.engine.begin() as conn:
+        async with api_state(app).running.engine.begin() as conn:
             await conn.execute(update(Task).where(Task.id == task_id).values(next_run_at=now))
         executor.wake_if_sooner(now)
         await eventually(lambda: executor.stats.succeeded == 1, 20, "the run")
-        async with app.state.engine.connect() as conn:
+        async with api_state(app).running.engine.connect() as conn:
             status = (await conn.execute(select(TaskExecution.status))).scalar_one()
         assert status == "SUCCEEDED"
     assert executor._task is None  # stopped with the app
@@ -67,7 +69,7 @@ async def test_the_api_without_the_scheduler_has_no_executor(
 ) -> None:
     app = create_app(make_settings(postgres_url, scheduler_enabled=False))
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30):
-        assert not hasattr(app.state, "executor")
+        assert api_state(app).executor is None
 
 
 @pytest.mark.slow

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from tasks_api import logging as json_logging
+from tasks_api import jsonlog
 from tasks_api.app import create_app
 from tasks_api.settings import Settings
 
 
 def app_factory() -> FastAPI:
     settings = Settings()
-    json_logging.configure(settings.log_level)
+    jsonlog.configure(settings.log_level)
     return create_app(settings)

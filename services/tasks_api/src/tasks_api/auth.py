@@ -25,6 +25,7 @@ from fastapi import Request
 from jwt import PyJWK
 
 from tasks_api.problems import BEARER_INVALID, BEARER_MISSING, ProblemError
+from tasks_api.state import api_state
 
 log = logging.getLogger("tasks_api.auth")
 
@@ -262,7 +263,7 @@ async def authenticate(request: Request) -> Principal:
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > 16_384:
         raise unauthorized()
-    verifier: AccessTokenVerifier = request.app.state.verifier
+    verifier = api_state(request.app).running.verifier
     try:
         return await verifier.verify(token)
     except TokenError as exc:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from tasks_api import logging as json_logging
+from tasks_api import jsonlog
 from tasks_api.settings import Settings
 
 if TYPE_CHECKING:
@@ -33,10 +33,11 @@ def _settings() -> Settings:
 
 def serve(settings: Settings, host: str | None, port: int | None) -> int:
     from tasks_api.app import create_app
+    from tasks_api.state import api_state
 
     app = create_app(settings)
     server = DrainingServer(
-        uvicorn_config(app, settings, host, port), app.state.readiness, settings.drain_seconds
+        uvicorn_config(app, settings, host, port), api_state(app).readiness, settings.drain_seconds
     )
     server.run()
     return 0
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = _settings()
-    json_logging.configure(settings.log_level)
+    jsonlog.configure(settings.log_level)
     if (code := _wait_for_database(settings)) != 0:
         return code
     if args.command == "serve":

@@ -6,11 +6,13 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from tasks_api.db.migrate import SchemaState, database_schema_state
+from tasks_api.fastpath import RequestRoute, documented
+from tasks_api.state import api_state
 
 log = logging.getLogger("tasks_api.health")
 READY_CHECK_TIMEOUT_SECONDS = 3.0
@@ -33,12 +35,14 @@ class Readiness:
         )
 
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=RequestRoute)
+_UP = b'{"status":"UP"}'
 
 
 @router.get("/health/live", summary="The process is up")
-async def live() -> dict[str, str]:
-    return {"status": "UP"}
+@documented(returns=dict[str, str])
+async def live(request: Request) -> Response:
+    return Response(_UP, media_type="application/json")
 
 
 @router.get(
@@ -47,13 +51,15 @@ async def live() -> dict[str, str]:
     "draining",
     responses={503: {"description": "Not ready"}},
 )
+@documented()
 async def ready(request: Request) -> JSONResponse:
-    state: Readiness = request.app.state.readiness
+    app = api_state(request.app)
+    state = app.readiness
     if state.draining:
         return _down("draining")
     try:
         async with asyncio.timeout(READY_CHECK_TIMEOUT_SECONDS):
-            async with request.app.state.engine.connect() as conn:
+            async with app.running.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
                 schema, revisions = await database_schema_state(conn)
     except Exception as exc:  # any failure here means "not ready", never a 500

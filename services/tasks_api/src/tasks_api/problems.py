@@ -14,9 +14,13 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic.alias_generators import to_camel
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tasks_api.db.errors import is_connection_failure
+from tasks_api.headers import SECURITY_HEADERS
 
 log = logging.getLogger("tasks_api.problems")
 
@@ -100,11 +104,6 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
-
-
 INVALID_FIELDS = "The request has invalid fields; see errors."
 _LOCATIONS = {"body", "query", "path", "header"}
 
@@ -121,7 +120,7 @@ def field_errors(errors: Sequence[Mapping[str, Any]], location: str = "body") ->
         loc = [str(part) for part in err.get("loc", ())]
         where = loc[0] if loc and loc[0] in _LOCATIONS else location
         path = loc[1:] if loc and loc[0] in _LOCATIONS else loc
-        field = ".".join(_camel(part) for part in path) or where
+        field = ".".join(to_camel(part) for part in path) or where
         message = str(err.get("msg", "is invalid"))
         if err.get("type") == "extra_forbidden":
             message = "is not a writable field"
@@ -181,39 +180,6 @@ async def _on_dbapi(request: Request, exc: Exception) -> JSONResponse:
     return await _on_unexpected(request, exc)
 
 
-def is_connection_failure(exc: BaseException) -> bool:
-    """The connection was refused, lost, or not possible yet: a driver's exception (asyncpg's, the
-    socket's) as the task routes see it, or the one under a SQLAlchemy DBAPIError."""
-    # Under SQLAlchemy the driver's error sits below the DB-API adapter's (asyncpg's CannotConnectNowError,
-    # raised while a restarted or resuming server recovers, arrives as a plain adapter Error): look down the
-    # whole chain.
-    names: set[str] = set()
-    cause: BaseException | None = exc.orig if isinstance(exc, DBAPIError) else exc
-    for _ in range(5):
-        if cause is None:
-            break
-        names.update(cls.__name__ for cls in type(cause).__mro__)
-        if str(getattr(cause, "sqlstate", "") or "").startswith(("08", "57P")):
-            return True  # connection_exception class, admin/crash shutdown, cannot connect now
-        cause = cause.__cause__
-    return bool(
-        names
-        & {
-            "ConnectionDoesNotExistError",
-            "ConnectionFailureError",
-            "CannotConnectNowError",
-            "InterfaceError",
-            "ConnectionRefusedError",
-            "OSError",
-            "TimeoutError",
-            "AdminShutdownError",
-            # A pooled connection that received the server's shutdown notice while idle is left mid-protocol;
-            # asyncpg refuses to send on it (nothing was sent, the connection is dropped).
-            "InternalClientError",
-        }
-    )
-
-
 async def _on_driver(request: Request, exc: Exception) -> JSONResponse:
     # asyncpg's errors, raised by the task routes' statements: a lost connection, a server that cannot
     # take connections yet, or a statement cut off by statement_timeout are all "try again later".
@@ -227,9 +193,7 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Starlette re-raises after this response and the server then drops the connection: say so, or a
     # keep-alive client (the ALB) would send its next request down a socket that is about to close.
     # This response is sent from outside every middleware (Starlette's ServerErrorMiddleware), so the
-    # security headers are added here. Imported late: the middleware module imports this one.
-    from tasks_api.middleware import SECURITY_HEADERS
-
+    # security headers are added here.
     headers = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
     headers["Connection"] = "close"
     return problem_response(500, "An unexpected error occurred.", instance=request.url.path, headers=headers)

@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from tasks_api.problems import is_connection_failure
+from tasks_api.db.errors import is_connection_failure
 from tasks_api.settings import Settings
 
 log = logging.getLogger("tasks_api.db")

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 
-from tasks_api.problems import is_connection_failure
+from tasks_api.db.errors import is_connection_failure
 
 log = logging.getLogger("tasks_api.db")
 T = TypeVar("T")

@@ -13,7 +13,7 @@ import time
 
 from sqlalchemy import text
 
-from tasks_api.problems import is_connection_failure
+from tasks_api.db.errors import is_connection_failure
 from tasks_api.settings import Settings
 
 log = logging.getLogger("tasks_api.db")

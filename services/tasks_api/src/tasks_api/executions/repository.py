@@ -17,7 +17,7 @@ from sqlalchemy import Table, bindparam, case, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from tasks_api.db.models import Task, TaskExecution
+from tasks_api.db.models import Task, TaskExecution, tasks_table
 from tasks_api.domain.days import parse_days
 from tasks_api.domain.misfire import SlotPlan, plan_slots
 from tasks_api.domain.schedule import Schedule, as_utc
@@ -26,22 +26,7 @@ from tasks_api.executions.config import ExecutorConfig
 CLAIMED, SUCCEEDED, FAILED, MISSED = "CLAIMED", "SUCCEEDED", "FAILED", "MISSED"
 
 executions = cast(Table, TaskExecution.__table__)
-tasks = cast(Table, Task.__table__)
-
-_TASK_FIELDS = (
-    Task.id,
-    Task.job_id,
-    Task.name,
-    Task.hour,
-    Task.minute,
-    Task.execution_days,
-    Task.time_zone,
-    Task.execute_until,
-    Task.status,
-    Task.next_run_at,
-    Task.device_id,
-    Task.device_operation,
-)
+tasks = tasks_table
 
 Db = AsyncConnection | AsyncSession
 
@@ -118,7 +103,8 @@ async def claim_due_tasks(db: Db, now: datetime, config: ExecutorConfig) -> Clai
     """
     rows = (
         await db.execute(
-            select(*_TASK_FIELDS)
+            # The whole row: its schedule and what the effect carries (a claim locks the whole row anyway).
+            select(tasks)
             .where(Task.next_run_at <= now)
             .order_by(Task.next_run_at)
             .limit(config.batch_size)

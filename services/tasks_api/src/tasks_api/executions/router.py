@@ -2,54 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
-from tasks_api.auth import Principal, authenticate
+from tasks_api import inputs
+from tasks_api.auth import authenticate
 from tasks_api.executions import repository as repo
-from tasks_api.executions.schemas import (
-    ExecutionList,
-    ExecutionOut,
-    InvalidCursorError,
-    decode_cursor,
-    encode_cursor,
-)
-from tasks_api.problems import ProblemError, field_error
+from tasks_api.executions.schemas import ExecutionList, ExecutionOut, decode_cursor, encode_cursor
+from tasks_api.fastpath import RequestRoute, documented
+from tasks_api.inputs import PageQuery, TaskIdPath, query_of
+from tasks_api.paging import InvalidCursorError
+from tasks_api.problems import ProblemError
+from tasks_api.state import api_state
 
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
-router = APIRouter(prefix="/api", tags=["executions"])
-
-
-def _invalid(field: str, message: str) -> ProblemError:
-    return ProblemError(
-        422, "The request has invalid fields; see errors.", errors=[field_error(field, message, "query")]
-    )
+router = APIRouter(prefix="/api", tags=["executions"], route_class=RequestRoute)
 
 
 @router.get(
     "/tasks/{task_id}/executions",
-    response_model=list[ExecutionOut],
     responses={401: PROBLEM, 404: PROBLEM, 422: PROBLEM, 503: PROBLEM},
     summary="The task's executions, newest slot first (paged with Link rel=next)",
 )
-async def list_task_executions(
-    request: Request,
-    user: Annotated[Principal, Depends(authenticate)],
-    task_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="The task's id")],
-    limit: Annotated[int | None, Query(ge=1, description="Page size (default 100, at most 500)")] = None,
-    cursor: Annotated[str | None, Query(max_length=200, description="From the previous page's Link")] = None,
-) -> Response:
-    settings = request.app.state.settings
-    size = limit or settings.page_limit_default
-    if size > settings.page_limit_max:
-        raise _invalid("limit", f"must be at most {settings.page_limit_max}")
+@documented(returns=list[ExecutionOut], task_id=TaskIdPath, query=query_of(PageQuery))
+async def list_task_executions(request: Request) -> Response:
+    user = await authenticate(request)
+    task_id = inputs.task_id(request)
+    query = inputs.query(request, PageQuery)
+    state = api_state(request.app)
+    size = inputs.page_size(query.limit, state.settings)
     try:
-        before = decode_cursor(cursor) if cursor else None
+        before = decode_cursor(query.cursor) if query.cursor else None
     except InvalidCursorError:
-        raise _invalid("cursor", "is not a cursor from this API") from None
-    async with request.app.state.sessionmaker() as db:
+        raise inputs.invalid_query("cursor", "is not a cursor from this API") from None
+    async with state.running.sessionmaker() as db:
         # Someone else's task is indistinguishable from a missing one.
         if not await repo.task_belongs_to(db, task_id, user.sub):
             raise ProblemError(404, "No such task.")

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from pydantic.alias_generators import to_camel
 
+from tasks_api import paging
 from tasks_api.domain.schedule import as_utc
 
 
@@ -35,21 +33,18 @@ class ExecutionOut(BaseModel):
 ExecutionList = TypeAdapter(list[ExecutionOut])
 
 
-class InvalidCursorError(ValueError):
-    pass
-
-
 def encode_cursor(slot: datetime, execution_id: int) -> str:
-    raw = json.dumps([as_utc(slot).isoformat(), execution_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """The cursor after the execution at ``slot`` with ``execution_id`` (newest first)."""
+    return paging.encode_cursor((as_utc(slot).isoformat(), execution_id))
 
 
 def decode_cursor(text: str) -> tuple[datetime, int]:
+    """The (slot, id) in a cursor; raises ``paging.InvalidCursorError`` for one this API did not write."""
+    slot_text, execution_id = paging.decode_cursor(text, (str, int))
     try:
-        slot_text, execution_id = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        slot = datetime.fromisoformat(slot_text)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise InvalidCursorError(text) from exc
-    if slot.tzinfo is None or not isinstance(execution_id, int) or isinstance(execution_id, bool):
-        raise InvalidCursorError(text)
-    return as_utc(slot), execution_id
+        slot = datetime.fromisoformat(str(slot_text))
+    except ValueError as exc:
+        raise paging.InvalidCursorError(text) from exc
+    if slot.tzinfo is None:
+        raise paging.InvalidCursorError(text)
+    return as_utc(slot), int(execution_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from tasks_api import logging as json_logging
+from tasks_api import jsonlog
 from tasks_api.db.engine import create_engine
 from tasks_api.executions.config import ExecutorConfig
 from tasks_api.executions.effects import Effects, EventPublisher, TaskEffects
@@ -48,5 +48,5 @@ async def run(settings: Settings) -> None:
 
 def main() -> None:
     settings = get_settings()
-    json_logging.configure(settings.log_level)
+    jsonlog.configure(settings.log_level)
     asyncio.run(run_worker(settings))

@@ -1,40 +1,24 @@
 """Task persistence: what the service asks of storage, and the types both stores share.
 
-Two stores implement ``TaskRepository``: ``repository_pg`` (asyncpg, PostgreSQL: every deployed
-environment and the tests) and ``repository_sql`` (SQLAlchemy, for the embedded SQLite of ``make dev``).
-Each instance is bound to one owner; no method can reach another user's row.
+Two stores implement ``TaskRepository``, running the same statements (``statements``): ``store_postgres``
+(asyncpg, PostgreSQL: every deployed environment and the tests) and ``store_sqlite`` (SQLAlchemy, the
+embedded SQLite of ``make dev``). Each instance is bound to one owner; no method can reach another user's row.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-# The columns a client writes (through TaskFields) and the server derives; the rest are the store's own.
-WRITABLE_COLUMNS = (
-    "name",
-    "description",
-    "hour",
-    "minute",
-    "execution_days",
-    "execution_command",
-    "execute_until",
-    "time_zone",
-    "status",
-    "device_id",
-    "device_operation",
-    "next_run_at",
-)
+from tasks_api.db.models import Access, column_names, task_columns
+from tasks_api.paging import decode_cursor, encode_cursor
 
-
-class InvalidCursorError(ValueError):
-    """The paging cursor was not produced by this API."""
+# The columns a write carries: what the client writes and what the service derives (nextRunAt), in the
+# table's order. The rest are the store's own.
+WRITABLE_COLUMNS = column_names(task_columns(Access.CLIENT, Access.SERVICE))
 
 
 @dataclass(frozen=True)
@@ -46,19 +30,13 @@ class Cursor:
     id: int
 
     def encode(self) -> str:
-        raw = f"[{self.hour},{self.minute},{self.id}]".encode()  # the JSON array, written directly
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return encode_cursor((self.hour, self.minute, self.id))
 
     @classmethod
     def decode(cls, text: str) -> Cursor:
-        try:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            hour, minute, id_ = json.loads(raw)
-        except (binascii.Error, ValueError, TypeError) as exc:
-            raise InvalidCursorError(text) from exc
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (hour, minute, id_)):
-            raise InvalidCursorError(text)
-        return cls(hour, minute, id_)
+        """Raises ``paging.InvalidCursorError`` for a text this API did not write."""
+        hour, minute, id_ = decode_cursor(text, (int, int, int))
+        return cls(int(hour), int(minute), int(id_))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """HTTP routes of the Task resource: thin, everything else lives in the service and repository.
 
-The endpoints take the Request and read it through ``inputs`` (see there why); ``openapi`` documents each
-from the models that check it.
+The endpoints take the Request and read it through ``tasks_api.inputs``; ``@documented`` says what the OpenAPI
+document shows for each (see ``tasks_api.fastpath``).
 """
 
 from __future__ import annotations
@@ -10,13 +10,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
-from fastapi.routing import APIRoute
 
-from tasks_api import openapi
+from tasks_api import inputs
 from tasks_api.auth import authenticate
-from tasks_api.problems import INVALID_FIELDS, ProblemError, field_error
-from tasks_api.tasks import inputs
-from tasks_api.tasks.repository import Cursor, InvalidCursorError, StoredTask, TaskFilter
+from tasks_api.fastpath import RequestRoute, documented
+from tasks_api.inputs import IfMatchHeader, TaskIdPath, body_of, query_of
+from tasks_api.paging import InvalidCursorError
+from tasks_api.problems import ProblemError
+from tasks_api.state import api_state
+from tasks_api.tasks.repository import Cursor, StoredTask, TaskFilter
 from tasks_api.tasks.schemas import ListQuery, TaskFields, TaskOut, TaskPatch
 from tasks_api.tasks.serialize import list_document
 from tasks_api.tasks.service import TaskService, etag
@@ -32,28 +34,12 @@ WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     415: PROBLEM,
     429: PROBLEM,
 }
-TASK_ID = openapi.parameter("task_id", "path", inputs.TASK_ID_SCHEMA, required=True)
-IF_MATCH = openapi.parameter(
-    "If-Match",
-    "header",
-    {"anyOf": [{"type": "string"}, {"type": "null"}], "description": "An ETag from a previous read"},
-    required=False,
-)
-BODY_MODELS = (TaskFields, TaskPatch)
-
-
-class RequestRoute(APIRoute):
-    """A route whose endpoint takes the Request and returns a Response: it is called as it is, without
-    FastAPI's per-request dependency solving and response handling, which have nothing to do here."""
-
-    def get_route_handler(self) -> Any:
-        return self.endpoint
 
 
 def _service_for(request: Request, owner_sub: str) -> TaskService:
-    state = request.app.state
+    state = api_state(request.app)
     return TaskService(
-        state.task_repository(owner_sub),
+        state.running.task_repository(owner_sub),
         default_time_zone=state.settings.time_zone,
         listeners=state.schedule_listeners,
     )
@@ -66,7 +52,7 @@ async def _service(request: Request) -> TaskService:
 
 async def _write_service(request: Request) -> TaskService:
     user = await authenticate(request)
-    wait = request.app.state.write_limiter.acquire(user.sub)
+    wait = api_state(request.app).write_limiter.acquire(user.sub)
     if wait is not None:
         raise ProblemError(
             429, "Too many changes in a short time; slow down.", headers={"Retry-After": str(wait)}
@@ -80,22 +66,15 @@ def _one(task: StoredTask, status_code: int = 200, headers: dict[str, str] | Non
     )
 
 
-def _invalid_query(field: str, message: str) -> ProblemError:
-    return ProblemError(422, INVALID_FIELDS, errors=[field_error(field, message, "query")])
-
-
+@documented(returns=list[TaskOut], query=query_of(ListQuery))
 async def list_tasks(request: Request) -> Response:
     svc = await _service(request)
-    query: ListQuery = inputs.list_query(request)
-    settings = request.app.state.settings
-    # The default never exceeds the configured maximum (a request without ?limit= must not be refused).
-    size = query.limit or min(settings.page_limit_default, settings.page_limit_max)
-    if size > settings.page_limit_max:
-        raise _invalid_query("limit", f"must be at most {settings.page_limit_max}")
+    query = inputs.query(request, ListQuery)
+    size = inputs.page_size(query.limit, api_state(request.app).settings)
     try:
         after = Cursor.decode(query.cursor) if query.cursor else None
     except InvalidCursorError:
-        raise _invalid_query("cursor", "is not a cursor from this API") from None
+        raise inputs.invalid_query("cursor", "is not a cursor from this API") from None
     filters = TaskFilter(status=query.status, day=query.day, q=query.q)
     page = await svc.list(limit=size, after=after, filters=filters)
     headers = {}
@@ -113,17 +92,20 @@ def _next_page(request: Request, following: Cursor, size: int) -> str:
     return f"{request.scope['path']}?{query}"
 
 
+@documented(status_code=201, returns=TaskOut, body=body_of(TaskFields))
 async def create_task(request: Request) -> Response:
     svc = await _write_service(request)
     task = await svc.create(await inputs.json_body(request, TaskFields))
     return _one(task, 201, {"Location": f"/api/tasks/{task.id}"})
 
 
+@documented(returns=TaskOut, task_id=TaskIdPath)
 async def get_task(request: Request) -> Response:
     svc = await _service(request)
     return _one(await svc.get(inputs.task_id(request)))
 
 
+@documented(returns=TaskOut, task_id=TaskIdPath, if_match=IfMatchHeader, body=body_of(TaskFields))
 async def replace_task(request: Request) -> Response:
     svc = await _write_service(request)
     task_id = inputs.task_id(request)
@@ -131,6 +113,7 @@ async def replace_task(request: Request) -> Response:
     return _one(await svc.replace(task_id, body, inputs.if_match(request)))
 
 
+@documented(returns=TaskOut, task_id=TaskIdPath, if_match=IfMatchHeader, body=body_of(TaskPatch))
 async def patch_task(request: Request) -> Response:
     svc = await _write_service(request)
     task_id = inputs.task_id(request)
@@ -138,6 +121,7 @@ async def patch_task(request: Request) -> Response:
     return _one(await svc.patch(task_id, body, inputs.if_match(request)))
 
 
+@documented(status_code=204, task_id=TaskIdPath, if_match=IfMatchHeader)
 async def delete_task(request: Request) -> Response:
     svc = await _write_service(request)
     await svc.delete(inputs.task_id(request), inputs.if_match(request))
@@ -150,57 +134,29 @@ def build_router() -> APIRouter:
         "/tasks",
         list_tasks,
         methods=["GET"],
-        response_model=list[TaskOut],
         responses=ERRORS,
         summary="List the caller's tasks (ordered by hour, minute, id; paged with Link rel=next)",
-        openapi_extra=openapi.operation(parameters=openapi.query_parameters(ListQuery)),
     )
-    one: dict[str, Any] = {"response_model": TaskOut, "responses": WRITE_ERRORS}
-    gone: dict[str, Any] = {"status_code": 204, "responses": WRITE_ERRORS, "response_class": Response}
-    by_id, write_by_id = [TASK_ID], [TASK_ID, IF_MATCH]
-    # (path after /tasks, method, endpoint, route options, documented inputs, summary, on the original's path)
-    routes: list[tuple[str, str, Any, dict[str, Any], dict[str, Any], str, bool]] = [
-        ("", "POST", create_task, {**one, "status_code": 201}, {"body": TaskFields}, "Create a task", True),
-        ("/{task_id}", "GET", get_task, one, {"parameters": by_id}, "Read a task", True),
-        (
-            "/{task_id}",
-            "PUT",
-            replace_task,
-            one,
-            {"parameters": write_by_id, "body": TaskFields},
-            "Replace a task",
-            True,
-        ),
-        (
-            "/{task_id}",
-            "PATCH",
-            patch_task,
-            one,
-            {"parameters": write_by_id, "body": TaskPatch},
-            "Change some fields of a task",
-            False,
-        ),
-        ("/{task_id}", "DELETE", delete_task, gone, {"parameters": write_by_id}, "Delete a task", True),
+    # (path after /tasks, method, endpoint, summary, on the original's path)
+    routes: list[tuple[str, str, Any, str, bool]] = [
+        ("", "POST", create_task, "Create a task", True),
+        ("/{task_id}", "GET", get_task, "Read a task", True),
+        ("/{task_id}", "PUT", replace_task, "Replace a task", True),
+        ("/{task_id}", "PATCH", patch_task, "Change some fields of a task", False),
+        ("/{task_id}", "DELETE", delete_task, "Delete a task", True),
     ]
-    for rest, method, endpoint, options, inputs_doc, summary, original in routes:
-        # openapi.operation() builds a fresh document per call: FastAPI merges it into the operation in place.
-        router.add_api_route(
-            f"/tasks{rest}",
-            endpoint,
-            methods=[method],
-            summary=summary,
-            openapi_extra=openapi.operation(**inputs_doc),
-            **options,
-        )
+    for rest, method, endpoint, summary, original in routes:
+        options: dict[str, Any] = {"methods": [method], "responses": WRITE_ERRORS}
+        if method == "DELETE":
+            options["response_class"] = Response
+        router.add_api_route(f"/tasks{rest}", endpoint, summary=summary, **options)
         if original:  # the original service's paths, kept for its clients
             router.add_api_route(
                 f"/task{rest}",
                 endpoint,
-                methods=[method],
                 operation_id=f"{endpoint.__name__}_legacy",
                 deprecated=True,
                 tags=["tasks (original paths)"],
-                openapi_extra=openapi.operation(**inputs_doc),
                 **options,
             )
     return router

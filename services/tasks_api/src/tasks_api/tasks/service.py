@@ -17,7 +17,7 @@ from tasks_api.domain.days import parse_days
 from tasks_api.domain.schedule import Schedule, next_fire_time
 from tasks_api.problems import INVALID_FIELDS, ProblemError, field_error, field_errors
 from tasks_api.tasks.repository import Cursor, Page, StoredTask, TaskFilter, TaskRepository
-from tasks_api.tasks.schemas import REQUIRED_ATTRS, TaskFields, TaskPatch
+from tasks_api.tasks.schemas import REQUIRED_ATTRS, TaskBody, TaskFields, TaskPatch
 
 log = logging.getLogger("tasks_api.tasks")
 
@@ -86,35 +86,31 @@ class TaskService:
         return task
 
     async def create(self, body: TaskFields) -> StoredTask:
-        if body.id is not None:
+        if body.stated_id() is not None:
             raise ProblemError(400, "A new task must not carry an id; the server assigns it.")
         now = datetime.now(UTC)
-        if body.execute_until is not None and body.execute_until <= now:
-            raise ProblemError(
-                422, INVALID_FIELDS, errors=[field_error("executeUntil", "must be in the future")]
-            )
         values = self._complete(body.writable())
+        if values["execute_until"] is not None and values["execute_until"] <= now:
+            error = field_error(_wire_name("execute_until"), "must be in the future")
+            raise ProblemError(422, INVALID_FIELDS, errors=[error])
         values["next_run_at"] = next_run_at(values, now)
         task = await self.repo.create(values)
         self._notify(task)
         return task
 
     async def replace(self, task_id: int, body: TaskFields, if_match: str | None) -> StoredTask:
-        if body.id is not None and body.id != task_id:
-            raise ProblemError(400, "The body's id differs from the task in the path.")
+        _check_id(body, task_id)
         current = await self.get(task_id)
         return await self._write(current, self._complete(body.writable()), if_match)
 
     async def patch(self, task_id: int, body: TaskPatch, if_match: str | None) -> StoredTask:
-        if body.id is not None and body.id != task_id:
-            raise ProblemError(400, "The body's id differs from the task in the path.")
+        _check_id(body, task_id)
         current = await self.get(task_id)
         changes = body.changes()
         nulls = [name for name in REQUIRED_ATTRS if name in changes and changes[name] is None]
         if nulls:
-            raise ProblemError(
-                422, INVALID_FIELDS, errors=[field_error(_camel(name), "may not be null") for name in nulls]
-            )
+            errors = [field_error(_wire_name(name), "may not be null") for name in nulls]
+            raise ProblemError(422, INVALID_FIELDS, errors=errors)
         merged = {name: current.values[name] for name in TaskFields.model_fields if name != "id"}
         merged.update(changes)
         merged["execute_until"] = _aware(merged.get("execute_until"))
@@ -158,6 +154,12 @@ class TaskService:
                 log.exception("schedule listener failed")
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+def _check_id(body: TaskBody, task_id: int) -> None:
+    stated = body.stated_id()
+    if stated is not None and stated != task_id:
+        raise ProblemError(400, "The body's id differs from the task in the path.")
+
+
+def _wire_name(attribute: str) -> str:
+    """A field's name in the JSON a client sends (its camelCase alias)."""
+    return TaskPatch.model_fields[attribute].alias or attribute

@@ -1,0 +1,39 @@
+"""The paging cursor, one codec for every list: the last row's keyset position as a URL-safe token.
+
+A cursor is the position's values as a compact JSON array, base64url without padding. It is opaque to
+clients, but not secret: every query it feeds is scoped to the caller anyway.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+
+Key = int | str
+
+
+class InvalidCursorError(ValueError):
+    """The paging cursor was not produced by this API."""
+
+
+def encode_cursor(position: Sequence[Key]) -> str:
+    # Written directly rather than through json.dumps of the list: a list page writes one per response.
+    raw = "[" + ",".join(str(v) if isinstance(v, int) else json.dumps(v) for v in position) + "]"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str, kinds: Sequence[type[Key]]) -> tuple[Key, ...]:
+    """The position in ``text``, one value of each of ``kinds`` (``int`` or ``str``) in order."""
+    try:
+        position = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except (binascii.Error, ValueError) as exc:  # not base64, not UTF-8, not JSON
+        raise InvalidCursorError(text) from exc
+    if not isinstance(position, list) or len(position) != len(kinds):
+        raise InvalidCursorError(text)
+    for value, kind in zip(position, kinds, strict=True):
+        # bool is an int to Python, never to a cursor.
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise InvalidCursorError(text)
+    return tuple(position)
