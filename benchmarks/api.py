@@ -1,6 +1,6 @@
 """Tasks API throughput measured with wrk: /health/live vs authenticated list vs create, in one run.
 
-    uv run python loadtests/bench_api.py [--seconds 8] [--connections 16] [--server-cpu 0] [--wrk-cpu 1]
+    uv run python -m benchmarks.api [--seconds 8] [--connections 16] [--server-cpu 0] [--wrk-cpu 1]
         [--db-cpu 1]
 
 Starts a throwaway PostgreSQL (tests.support.postgres) and a JWKS server, seeds a few hundred tasks for one
@@ -25,17 +25,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import psutil
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from devstack.net import free_port  # noqa: E402
-from tests.support.postgres import ThrowawayPostgres  # noqa: E402
-from tests.support.processes import LoggedProcess  # noqa: E402
-from tests.support.tokens import DEFAULT_CLIENT_ID, JwksServer, TokenFactory, new_signing_key  # noqa: E402
+from devstack.config import REPO as ROOT
+from devstack.net import free_port
+from devstack.processes import LoggedProcess, spawn
+from tests.support.postgres import ThrowawayPostgres
+from tests.support.tokens import DEFAULT_CLIENT_ID, JwksServer, TokenFactory, new_signing_key
 
 SEED_TASKS = 300
 OWNER = "bench-user"
@@ -147,7 +144,7 @@ def run_wrk(
         server_before = _cpu_seconds(server)
         started = time.perf_counter()
         # taskset execs wrk in its own process, so wait4 reports wrk's own CPU time.
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = spawn(command, stdout=subprocess.PIPE, text=True)
         assert proc.stdout is not None
         output = proc.stdout.read()
         _, status, usage = os.wait4(proc.pid, 0)

@@ -1,6 +1,6 @@
 """The two request styles FastAPI allows, on the same work, in process: CPU µs per request.
 
-    uv run python loadtests/api_request_style.py [--rounds 10]
+    uv run python -m benchmarks.api_request_style [--rounds 10]
 
 "depends": the endpoint declares a token dependency, a path id and two query parameters, and FastAPI solves
 them per request; "fastpath": a ``tasks_api.fastpath.RequestRoute`` endpoint reads the same through
@@ -12,20 +12,15 @@ from __future__ import annotations
 
 import argparse
 import gc
-import sys
 import time
-from pathlib import Path
 from typing import Annotated
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from tasks_api import inputs
+from tasks_api.fastpath import RequestRoute, documented
+from tasks_api.inputs import PageQuery, TaskIdPath, query_of
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response  # noqa: E402
-from tasks_api import inputs  # noqa: E402
-from tasks_api.fastpath import RequestRoute, documented  # noqa: E402
-from tasks_api.inputs import PageQuery, TaskIdPath, query_of  # noqa: E402
-
-from loadtests.api_cpu_per_request import _call, _scope  # noqa: E402
+from benchmarks.api_cpu_per_request import _call, _scope
 
 PATH = "/api/tasks/{task_id}/things"
 

@@ -1,15 +1,15 @@
 """The Tasks API's CPU time per request, in process: the ASGI app called directly, no HTTP server.
 
-    uv run python loadtests/api_cpu_per_request.py [--seconds 3] [--rounds 5] [--concurrency 16]
+    uv run python -m benchmarks.api_cpu_per_request [--seconds 3] [--rounds 5] [--concurrency 16]
         [--only list20]
 
 Starts a throwaway PostgreSQL (tests.support.postgres) and a JWKS server, seeds the same tasks as
-bench_api.py, then drives hello, list (limit 20) and create with ``concurrency`` requests in flight through
+benchmarks.api, then drives hello, list (limit 20) and create with ``concurrency`` requests in flight through
 two builds of the same app: with its middleware stack (request id, access line, security headers, body limit,
 CORS, drain) and without it; prints this process's CPU time per request for each and the difference, the
 middleware's cost (issue 18's target: at most 15 us). The database runs in its own processes, so its work
-is not counted. Quicker and steadier than bench_api.py for comparing changes; it leaves out only what uvicorn
-adds.
+is not counted. Quicker and steadier than benchmarks.api for comparing changes; it leaves out only what
+uvicorn adds.
 """
 
 from __future__ import annotations
@@ -18,17 +18,12 @@ import argparse
 import asyncio
 import logging
 import os
-import sys
 import time
-from pathlib import Path
 from typing import Any, TextIO
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from loadtests.bench_api import BODY, OWNER, seed  # noqa: E402
-from tests.support.postgres import ThrowawayPostgres  # noqa: E402
-from tests.support.tokens import DEFAULT_CLIENT_ID, JwksServer, TokenFactory, new_signing_key  # noqa: E402
+from benchmarks.api import BODY, OWNER, seed
+from tests.support.postgres import ThrowawayPostgres
+from tests.support.tokens import DEFAULT_CLIENT_ID, JwksServer, TokenFactory, new_signing_key
 
 Headers = list[tuple[bytes, bytes]]
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from devstack.config import REPO
 
 
 def _run(*argv: str) -> str:
     result = subprocess.run(
-        [sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=180, check=False
+        [sys.executable, *argv], cwd=REPO, capture_output=True, text=True, timeout=180, check=False
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
@@ -20,7 +19,7 @@ def _run(*argv: str) -> str:
 
 def test_every_scenario_answers_as_expected_with_and_without_the_middleware() -> None:
     output = _run(
-        "loadtests/api_cpu_per_request.py", "--seconds", "0.4", "--rounds", "2", "--concurrency", "2"
+        "-m", "benchmarks.api_cpu_per_request", "--seconds", "0.4", "--rounds", "2", "--concurrency", "2"
     )
     assert "target: at most 15 us" in output
     rows = {line.split()[0]: line.split() for line in output.splitlines()[-3:]}
@@ -34,7 +33,7 @@ def test_every_scenario_answers_as_expected_with_and_without_the_middleware() ->
 
 
 def test_the_request_style_comparison_runs_both_styles() -> None:
-    output = _run("loadtests/api_request_style.py", "--rounds", "1", "--requests", "50")
+    output = _run("-m", "benchmarks.api_request_style", "--rounds", "1", "--requests", "50")
     figures = {line.split()[0]: float(line.split()[1]) for line in output.splitlines()[:2]}
     assert set(figures) == {"depends", "fastpath"}
     assert all(micros > 0 for micros in figures.values())

@@ -1,4 +1,4 @@
-"""bench_api.py's wrk driving, on real wrk output against a tiny local server: the Lua script sends the
+"""benchmarks.api's wrk driving, on real wrk output against a tiny local server: the Lua script sends the
 header and body, the figures are parsed, and wrk's and the server's CPU are measured for the bottleneck check.
 .ci/run installs wrk; without it (a bare developer machine) the test is skipped."""
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.bench_api import GENERATOR_CPU_LIMIT, Load, bottleneck_verdict, parse_wrk, run_wrk, wrk_script
-from tests.support.net import free_port
-from tests.support.processes import LoggedProcess
+from benchmarks.api import GENERATOR_CPU_LIMIT, Load, bottleneck_verdict, parse_wrk, run_wrk, wrk_script
+from devstack.net import free_port
+from devstack.processes import LoggedProcess
 
 pytestmark = pytest.mark.skipif(
     shutil.which("wrk") is None, reason="wrk is not installed (.ci/run installs it)"
