@@ -6,21 +6,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from devstack.net import port_is_free
 from tests.containers import stack
 from tests.containers.standins.build import prepare
 from tests.stack.dockerfile import REPO
 
 ARTIFACTS = REPO / "test-artifacts" / "containers"
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # the tests drive `loadtests` (a package at the repository root)
 IMAGES = ("api", "idp", "web")
 
 
@@ -67,17 +64,11 @@ def images(base_images: str, results: dict[str, Any]) -> dict[str, str]:
     return {target: f"localhost/city-tasks-{target}:local" for target in IMAGES}
 
 
-def _port_in_use(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.fixture(scope="session")
 def compose_stack(images: dict[str, str], results: dict[str, Any]) -> Iterator[None]:
     """`make up` on fresh volumes, every healthcheck run until it passes; `make down V=1` at the end."""
     stack.make("down", "V=1", log=ARTIFACTS / "down-before.log", timeout=300)
-    busy = [port for port in stack.PORTS if _port_in_use(port)]
+    busy = [port for port in stack.PORTS if not port_is_free(port)]
     if busy:
         pytest.fail(f"ports {busy} are in use here; the compose stack publishes them: free them first")
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -93,7 +92,7 @@ async def test_a_killed_process_leaves_its_claims_to_the_others(
     )
     pool.start(2, "--effect-delay", "0.2")
     await asyncio.sleep(0.5)  # the survivors are now claiming the rest
-    victim.send_signal(signal.SIGKILL)
+    victim.kill()
     victim.wait(timeout=10)
 
     await wait_for(engine, "succeeded", 90, TaskExecution.status == "SUCCEEDED", expected=60)

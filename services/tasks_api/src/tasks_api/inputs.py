@@ -33,15 +33,6 @@ def body_of(model: type[M]) -> Any:
     return Annotated[model, Body()]
 
 
-class PageQuery(BaseModel):
-    """A paged list's query string."""
-
-    model_config = {"extra": "ignore"}
-
-    limit: int | None = Field(default=None, ge=1, description="Page size (default 100, at most 500)")
-    cursor: str | None = Field(default=None, max_length=200, description="From the previous page's Link")
-
-
 def query(request: Request, model: type[M]) -> M:
     try:
         return model.model_validate(dict(request.query_params))

@@ -11,7 +11,18 @@ import binascii
 import json
 from collections.abc import Sequence
 
+from pydantic import BaseModel, ConfigDict, Field
+
 Key = int | str
+
+
+class PageQuery(BaseModel):
+    """A paged list's query string; a list with filters extends it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int | None = Field(default=None, ge=1, description="Page size (default 100, at most 500)")
+    cursor: str | None = Field(default=None, max_length=200, description="From the previous page's Link")
 
 
 class InvalidCursorError(ValueError):

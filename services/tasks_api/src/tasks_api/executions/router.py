@@ -11,8 +11,8 @@ from tasks_api.auth import authenticate
 from tasks_api.executions import repository as repo
 from tasks_api.executions.schemas import ExecutionList, ExecutionOut, decode_cursor, encode_cursor
 from tasks_api.fastpath import RequestRoute, documented
-from tasks_api.inputs import PageQuery, TaskIdPath, query_of
-from tasks_api.paging import InvalidCursorError
+from tasks_api.inputs import TaskIdPath, query_of
+from tasks_api.paging import InvalidCursorError, PageQuery
 from tasks_api.problems import ProblemError
 from tasks_api.state import api_state
 

@@ -28,6 +28,7 @@ from sqlalchemy import Column
 from tasks_api.db.models import Access, task_columns
 from tasks_api.domain.days import InvalidDaysError, normalize_days
 from tasks_api.domain.schedule import as_utc
+from tasks_api.paging import PageQuery
 
 Status = Literal["ACT", "INA"]
 DeviceOperation = Literal["ACTIVATE", "DEACTIVATE"]
@@ -228,13 +229,9 @@ class TaskOut(_Out):
 Day = Literal["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
 
 
-class ListQuery(BaseModel):
-    """The list's query string."""
+class ListQuery(PageQuery):
+    """The task list's query string: a page, and its filters."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    limit: int | None = Field(default=None, ge=1, description="Page size (default 100, at most 500)")
-    cursor: str | None = Field(default=None, max_length=200, description="From the previous page's Link")
     status: Status | None = None
     day: Day | None = Field(default=None, description="Tasks that run on this day")
     q: str | None = Field(
