@@ -18,7 +18,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from tasks_api import inputs
 from tasks_api.fastpath import RequestRoute, documented
-from tasks_api.inputs import PageQuery, TaskIdPath, query_of
+from tasks_api.inputs import TaskIdPath, query_of
+from tasks_api.paging import PageQuery
 
 from benchmarks.api_cpu_per_request import _call, _scope
 
