@@ -280,9 +280,13 @@ class Run:
 
 def served_by_old_build_after_migration(events: list[dict[str, Any]], records: list[RequestRecord]) -> int:
     """Requests the checkout's build answered (2xx) after the new build migrated the schema (its one-off
-    migration, or its first replica, healthy only once migrated) and before that old replica left."""
+    migration, or its first replica, healthy only once migrated) and before that old replica left.
+
+    The one-off migration's end is the moment when there is one: the first new replica only gets healthy
+    just before the first old one is retired, which leaves that replica no window at all."""
     migrated = min(
-        (float(e["t"]) for e in events if e["build"] == "new" and e["event"] == "healthy"), default=None
+        (float(e["t"]) for e in events if e["build"] == "new" and e["event"] in {"migrated", "healthy"}),
+        default=None,
     )
     if migrated is None:
         return 0
