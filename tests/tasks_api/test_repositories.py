@@ -59,7 +59,7 @@ async def repositories(
     try:
         await upgrade(transactional(engine))
         if request.param == "postgresql":
-            pool = await create_request_pool(settings)
+            pool = create_request_pool(settings)
             try:
                 yield lambda owner: PostgresTaskStore(pool, owner, retry)
             finally:

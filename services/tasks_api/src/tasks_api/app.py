@@ -39,7 +39,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     pool = create_pool(settings)
     # Transactional view and sessions (the executor, migrations, anything multi-statement) ...
     engine = transactional(pool)
-    request_pool = None if settings.is_sqlite else await create_request_pool(settings)
+    request_pool = None if settings.is_sqlite else create_request_pool(settings)
     http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
     verifier = AccessTokenVerifier(
         issuer=settings.auth_issuer,

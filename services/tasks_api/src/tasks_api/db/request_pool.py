@@ -1,21 +1,32 @@
-"""The asyncpg pool that serves the task routes on PostgreSQL.
+"""The connections that serve the task routes on PostgreSQL: asyncpg, one autocommit statement per checkout.
 
 The task routes run one statement per request in autocommit. Through SQLAlchemy's async layer that costs more
 CPU than the database spends on the query, so these statements go straight to asyncpg (prepared and cached per
 connection); SQLAlchemy keeps the schema, the migrations and the multi-statement work of the scheduler.
 
-Connection care matches the SQLAlchemy pool's: statement timeout, bounded connect, a ping before reusing a
-connection that sat idle (dead sockets come from idle periods: fail-overs, NAT and proxy timeouts), and a
-connection that fails while being checked out is replaced, never handed to a statement.
+Nor do they go through asyncpg's ``Pool``: it is built for connections that carry session state, so every
+checkout makes a proxy, a future and a timer, and every release runs a session reset in a shielded task of its
+own. Under wrk that bookkeeping cost the task list a quarter of its throughput (docs/performance.md). These
+connections carry no session state (no SET, LISTEN or open transaction survives a checkout), so here a
+checkout is a pop from a stack of idle connections and a release is a push.
+
+Kept from the pool it replaced: a bound on open connections (callers wait their turn, within one checkout
+deadline); nothing opened before the first request (a paused Aurora must not stop the service from starting);
+bounded connect; a ping before reusing a connection that sat idle (dead sockets come from idle periods:
+fail-overs, NAT and proxy timeouts), and a connection that fails its ping or its connect is replaced, never
+handed to a statement; a connection whose statement failed is closed, not reused; idle connections are closed
+after a while (Aurora Serverless only pauses once no connection is open).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections import deque
+from collections.abc import Awaitable, Callable
+from types import TracebackType
 
 import asyncpg
 
@@ -25,93 +36,240 @@ from tasks_api.settings import Settings
 log = logging.getLogger("tasks_api.db")
 
 CHECKOUT_ATTEMPTS = 3
+CLOSE_SECONDS = 10.0
+
+Connect = Callable[[], Awaitable[asyncpg.Connection]]
+
+
+class PoolClosedError(RuntimeError):
+    """The service is stopping: no new checkout."""
 
 
 class RequestPool:
-    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float) -> None:
-        self.pool = pool
+    def __init__(
+        self,
+        connect: Connect,
+        *,
+        max_size: int,
+        acquire_timeout: float,
+        ping_after_idle: float,
+        close_after_idle: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._connect = connect
+        self.max_size = max_size
         self.acquire_timeout = acquire_timeout
+        self.ping_after_idle = ping_after_idle
+        self.close_after_idle = close_after_idle
+        self._clock = clock
+        # (connection, released at), oldest first: a checkout takes the newest (warm, the least likely to be
+        # dead), which leaves the oldest to reach close_after_idle when traffic falls.
+        self._idle: list[tuple[asyncpg.Connection, float]] = []
+        self._in_use: set[asyncpg.Connection] = set()
+        self._opening = 0  # slots taken by connections being opened
+        # Callers waiting for their turn, first come first served. A release hands its connection to the first
+        # (it never goes idle meanwhile); a connection that closes hands over its slot (None).
+        self._waiters: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
+        self._sweep: asyncio.TimerHandle | None = None
+        self._closing = False
+        self._drained: asyncio.Event | None = None  # set by close(): it waits for the last release
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
-        """A live connection. Failures while checking out (connect or idle ping) are retried: no statement
-        was sent yet, so this is safe for writes too."""
-        # One deadline for the whole checkout (a busy pool, connecting, retries); asyncio.timeout rather than
-        # acquire(timeout=), which runs the wait in a task of its own.
+    @property
+    def size(self) -> int:
+        """Connections open or being opened."""
+        return len(self._idle) + len(self._in_use) + self._opening
+
+    def connection(self) -> _Checkout:
+        """``async with pool.connection() as conn``: a live connection for one statement."""
+        return _Checkout(self)
+
+    async def acquire(self) -> asyncpg.Connection:
+        if self._idle and not self._waiters and not self._closing:
+            conn, released_at = self._idle[-1]
+            if self._clock() - released_at <= self.ping_after_idle:
+                self._idle.pop()
+                self._in_use.add(conn)
+                return conn
+        # One deadline for the whole checkout: waiting for a turn, connecting, pinging, retries.
         async with asyncio.timeout(self.acquire_timeout):
-            for attempt in range(1, CHECKOUT_ATTEMPTS + 1):
+            failures = 0
+            while True:
                 try:
-                    conn = await self.pool.acquire()
-                    break
+                    return await self._checkout()
                 except Exception as exc:
                     # Refused, lost, or a pooled connection that got the server's goodbye (a restart, a
-                    # fail-over, an idle kill) while idle: its ping failed and asyncpg closed it.
-                    if attempt == CHECKOUT_ATTEMPTS or not is_connection_failure(exc):
+                    # fail-over, an idle kill) while idle. No statement was sent: even a write may try again.
+                    failures += 1
+                    if failures == CHECKOUT_ATTEMPTS or not is_connection_failure(exc):
                         raise
-                    log.info("pooled connection failed its check-out (attempt %d); trying another", attempt)
-        try:
-            yield conn
-        except BaseException:
-            # A statement failed: the connection may be mid-protocol (a server going away, a cancelled
-            # request), and the release below no longer runs a reset query that would find out. It must not
-            # serve the next request; a reconnect is cheap next to that, and these failures are rare.
-            conn.terminate()
-            raise
-        finally:
-            await self.pool.release(conn)
+                    log.info("a connection failed its check-out (attempt %d); trying another", failures)
+
+    def release(self, conn: asyncpg.Connection, *, failed: bool = False) -> None:
+        """Give ``conn`` back. ``failed``: its statement raised, so it may be mid-protocol (a server going
+        away, a cancelled request) and must not serve another; a reconnect is cheap next to that, and rare."""
+        if failed or conn.is_closed() or conn.is_in_transaction():
+            self._drop(conn)
+            return
+        waiter = self._next_waiter()
+        if waiter is not None:
+            waiter.set_result(conn)  # still in use: now by the waiter
+            return
+        self._in_use.discard(conn)
+        self._idle.append((conn, self._clock()))
+        if self._drained is not None and not self._in_use:
+            self._drained.set()
+        if self._sweep is None and not self._closing:
+            self._sweep = asyncio.get_running_loop().call_later(self.close_after_idle, self._close_idle)
 
     async def close(self) -> None:
+        """Refuse new checkouts, wait up to CLOSE_SECONDS for those running, then close every connection."""
+        self._closing = True
+        while waiter := self._next_waiter():
+            waiter.set_exception(PoolClosedError("the service is stopping"))
+        if self._in_use:
+            self._drained = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), CLOSE_SECONDS)
+        for conn in list(self._in_use):
+            self._drop(conn)
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+        idle, self._idle = self._idle, []
+        await asyncio.gather(*(_close(conn) for conn, _ in idle))
+
+    async def _checkout(self) -> asyncpg.Connection:
+        """One attempt: an idle connection (pinged if it sat idle long), a new one, or one handed over."""
+        if self._closing:
+            raise PoolClosedError("the service is stopping")
+        if self._idle and not self._waiters:
+            conn, released_at = self._idle.pop()
+            self._in_use.add(conn)
+            if self._clock() - released_at > self.ping_after_idle:
+                try:
+                    await conn.execute("SELECT 1")
+                except BaseException:
+                    self._drop(conn)
+                    raise
+            return conn
+        if self.size < self.max_size:
+            self._opening += 1
+        else:
+            handed = await self._wait_for_turn()
+            if handed is not None:
+                return handed
+            # A connection closed and its slot (already counted in _opening) is ours.
         try:
-            await asyncio.wait_for(self.pool.close(), timeout=10)
-        except TimeoutError:
-            self.pool.terminate()
+            conn = await self._connect()
+        except BaseException:
+            self._opening -= 1
+            self._slot_freed()
+            raise
+        self._opening -= 1
+        self._in_use.add(conn)
+        return conn
+
+    async def _wait_for_turn(self) -> asyncpg.Connection | None:
+        waiter: asyncio.Future[asyncpg.Connection | None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            # Timed out or cancelled just as our turn came: pass on what was handed to us.
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                handed = waiter.result()
+                if handed is not None:
+                    self.release(handed)
+                else:
+                    self._opening -= 1
+                    self._slot_freed()
+            raise
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def _next_waiter(self) -> asyncio.Future[asyncpg.Connection | None] | None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                return waiter
+        return None
+
+    def _drop(self, conn: asyncpg.Connection) -> None:
+        """Close ``conn`` (in use) for good; its slot goes to the first waiter."""
+        self._in_use.discard(conn)
+        conn.terminate()
+        if self._drained is not None and not self._in_use:
+            self._drained.set()
+        self._slot_freed()
+
+    def _slot_freed(self) -> None:
+        waiter = self._next_waiter()
+        if waiter is not None:
+            self._opening += 1  # reserved for the waiter, who opens the connection
+            waiter.set_result(None)
+
+    def _close_idle(self) -> None:
+        self._sweep = None
+        cutoff = self._clock() - self.close_after_idle
+        expired = 0
+        while expired < len(self._idle) and self._idle[expired][1] <= cutoff:
+            expired += 1
+        for conn, _ in self._idle[:expired]:
+            conn.terminate()  # idle: nothing in flight, and the server needs no goodbye
+        del self._idle[:expired]
+        if self._idle:
+            self._sweep = asyncio.get_running_loop().call_later(self._idle[0][1] - cutoff, self._close_idle)
 
 
-class IdlePing:
-    """Ping connections that were idle longer than ``idle_seconds`` when they are checked out.
+class _Checkout:
+    __slots__ = ("conn", "pool")
 
-    Also replaces asyncpg's default reset on release (RESET ALL, UNLISTEN, CLOSE ALL, a round trip per
-    request): these connections only ever run single autocommit statements, so there is no session state
-    to undo. asyncpg still rolls back a transaction left open, whatever the reset.
-    """
+    def __init__(self, pool: RequestPool) -> None:
+        self.pool = pool
 
-    def __init__(self, idle_seconds: float) -> None:
-        self.idle_seconds = idle_seconds
-        self._released_at: dict[int, float] = {}
+    async def __aenter__(self) -> asyncpg.Connection:
+        self.conn = await self.pool.acquire()
+        return self.conn
 
-    async def on_release(self, conn: asyncpg.Connection) -> None:
-        if len(self._released_at) > 1024:  # pids of connections closed since; forget them
-            self._released_at.clear()
-        self._released_at[conn.get_server_pid()] = time.monotonic()
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.pool.release(self.conn, failed=kind is not None)
 
-    async def on_checkout(self, conn: asyncpg.Connection) -> None:
-        released_at = self._released_at.pop(conn.get_server_pid(), None)
-        if released_at is not None and time.monotonic() - released_at > self.idle_seconds:
-            await conn.execute("SELECT 1")
+
+async def _close(conn: asyncpg.Connection) -> None:
+    try:
+        await asyncio.wait_for(conn.close(), timeout=CLOSE_SECONDS)
+    except Exception:  # already gone, or not answering: nothing left to say to it
+        conn.terminate()
 
 
 def asyncpg_dsn(settings: Settings) -> str:
     return settings.sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-async def create_request_pool(settings: Settings) -> RequestPool:
+def create_request_pool(settings: Settings) -> RequestPool:
     """Opens no connection yet (a paused Aurora must not stop the service from starting)."""
-    idle_ping = IdlePing(settings.db_pre_ping_idle_seconds if settings.db_pool_pre_ping else float("inf"))
-    pool = await asyncpg.create_pool(
-        asyncpg_dsn(settings),
-        min_size=0,
+    dsn = asyncpg_dsn(settings)
+
+    async def connect() -> asyncpg.Connection:
+        return await asyncpg.connect(
+            dsn,
+            timeout=settings.db_pool_timeout_seconds,
+            command_timeout=max(settings.db_statement_timeout_ms / 1000 + 2, 5),
+            server_settings={
+                "application_name": "tasks-api",
+                "statement_timeout": str(settings.db_statement_timeout_ms),
+                # The JSON the database writes carries UTC timestamps whatever the server's default zone.
+                "TimeZone": "UTC",
+            },
+        )
+
+    return RequestPool(
+        connect,
         max_size=settings.db_pool_size + settings.db_max_overflow,
-        # Idle connections are closed after this long (asyncpg has no maximum age, as SQLAlchemy recycles).
-        max_inactive_connection_lifetime=settings.db_pool_recycle_seconds,
-        timeout=settings.db_pool_timeout_seconds,
-        command_timeout=max(settings.db_statement_timeout_ms / 1000 + 2, 5),
-        server_settings={
-            "application_name": "tasks-api",
-            "statement_timeout": str(settings.db_statement_timeout_ms),
-            # The JSON the database writes carries UTC timestamps whatever the server's default zone.
-            "TimeZone": "UTC",
-        },
-        setup=idle_ping.on_checkout,
-        reset=idle_ping.on_release,
+        acquire_timeout=settings.db_pool_timeout_seconds,
+        ping_after_idle=settings.db_pre_ping_idle_seconds if settings.db_pool_pre_ping else float("inf"),
+        close_after_idle=settings.db_pool_recycle_seconds,
     )
-    return RequestPool(pool, settings.db_pool_timeout_seconds)
