@@ -12,7 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.api import GENERATOR_CPU_LIMIT, Load, bottleneck_verdict, parse_wrk, run_wrk, wrk_script
+from benchmarks.api import (
+    GENERATOR_CPU_LIMIT,
+    Load,
+    WrkResult,
+    bottleneck_verdict,
+    cpu_stat,
+    parse_wrk,
+    run_wrk,
+    steal_share,
+    summarize,
+    wrk_script,
+)
 from devstack.net import free_port
 from devstack.processes import LoggedProcess
 
@@ -54,9 +65,9 @@ def tiny_server(tmp_path: Path) -> Iterator[tuple[str, int]]:
         yield url, server.process.pid
 
 
-def _run(url: str, pid: int, headers: dict[str, str], body: bytes) -> Load:
+def _run(url: str, pid: int, headers: dict[str, str], body: bytes, **watch: int) -> Load:
     script = wrk_script("POST", headers, body)
-    return run_wrk(url, script, seconds=1, connections=2, server_pid=pid)
+    return run_wrk(url, script, seconds=1, connections=2, server_pid=pid, **watch)
 
 
 def test_the_script_sends_the_header_and_body_and_the_figures_are_read(tiny_server: tuple[str, int]) -> None:
@@ -99,3 +110,45 @@ def test_the_bottleneck_check_names_a_saturated_generator(tiny_server: tuple[str
 def test_output_without_the_scripts_line_is_refused() -> None:
     with pytest.raises(ValueError, match="no WRK_RESULT line"):
         parse_wrk("Running 1s test @ http://127.0.0.1:1/\n  1 threads and 1 connections\n")
+
+
+def test_the_database_and_the_steal_on_the_servers_cpu_are_measured(tiny_server: tuple[str, int]) -> None:
+    url, pid = tiny_server
+    # The tiny server stands in for the database too: its CPU is counted a second time, as the database's.
+    load = _run(url, pid, {"Authorization": "Bearer t0ken]]"}, b'{"a": "]]"}', db_pid=pid, server_cpu=0)
+    assert load.db_cpu_seconds > 0
+    assert load.db_us_per_request == pytest.approx(load.server_us_per_request, rel=0.5)
+    assert 0 <= load.steal_share < 1
+    without = _run(url, pid, {"Authorization": "Bearer t0ken]]"}, b"{}")
+    assert without.db_cpu_seconds == 0
+
+
+def test_cpu_stat_reads_one_cpus_ticks_and_steal(tmp_path: Path) -> None:
+    stat = tmp_path / "stat"
+    stat.write_text(
+        "cpu  10 0 10 100 0 0 0 4 0 0\ncpu0 5 0 5 50 0 0 0 2 0 0\ncpu1 5 1 5 50 1 1 1 2 7 0\nintr 12345\n"
+    )
+    assert cpu_stat(1, stat) == (66, 2)  # guest time (7) is already in user: not added twice
+    assert cpu_stat(5, stat) == (0, 0)
+    assert cpu_stat(0, tmp_path / "missing") == (0, 0)
+    assert steal_share((100, 10), (300, 30)) == pytest.approx(0.1)
+    assert steal_share((100, 10), (100, 10)) == 0
+
+
+def _load(rps: float) -> Load:
+    result = WrkResult(requests=int(rps), seconds=1.0, rps=rps, p50_ms=1.0, p99_ms=2.0, errors=0)
+    return Load(result, 1.0, 0.2, 1.0)
+
+
+def test_each_rounds_ratio_is_taken_against_the_same_rounds_hello() -> None:
+    # The machine got twice as fast in round two: each figure doubled, the ratio did not move.
+    rounds = [
+        {"hello": _load(1000), "list20": _load(450)},
+        {"hello": _load(2000), "list20": _load(900)},
+        {"hello": _load(1500), "list20": _load(600)},
+    ]
+    summary = summarize(rounds)["list20"]
+    assert summary.ratios == pytest.approx([0.45, 0.45, 0.40])
+    assert summary.median("rps") == 600
+    assert summary.median("server_us_per_request") == pytest.approx(1e6 / 600)
+    assert summarize(rounds)["hello"].ratios == [1.0, 1.0, 1.0]
