@@ -7,6 +7,7 @@ import asyncio
 
 import asyncpg
 import pytest
+from tasks_api.db.errors import is_connection_failure
 from tasks_api.db.request_pool import PoolClosedError, RequestPool, create_request_pool
 from tasks_api.settings import Settings
 
@@ -35,6 +36,7 @@ async def test_connections_are_reused_without_a_reset_query(postgres_url: str) -
             first = conn.get_server_pid()
             assert await conn.fetchval("SHOW TimeZone") == "UTC"
             assert await conn.fetchval("SHOW application_name") == "tasks-api"
+            assert await conn.fetchval("SHOW statement_timeout") == "10s"  # the settings' default
             # Only to observe the reset: the task routes never change session state.
             await conn.execute("SET work_mem = '7MB'")
         async with pool.connection() as conn:
@@ -198,3 +200,22 @@ async def test_close_waits_for_running_statements_then_refuses_checkouts(postgre
     assert pool.size == 0
     with pytest.raises(PoolClosedError):
         await pool.acquire()
+
+
+async def test_a_statement_that_never_answers_loses_its_connection_after_the_hold_limit(
+    postgres_url: str,
+) -> None:
+    # A database host gone silent: the statement neither ends nor fails on its own (pg_sleep stands in).
+    pool = _pool(postgres_url, max_size=1, hold_limit=0.5)
+    try:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(asyncpg.ConnectionDoesNotExistError) as failure:
+            async with pool.connection() as conn:
+                await conn.fetchval("SELECT pg_sleep(30)")
+        assert asyncio.get_running_loop().time() - started < 5
+        assert is_connection_failure(failure.value)  # reaches the caller as a 503, like any lost connection
+        assert pool.size == 0
+        async with pool.connection() as conn:  # the slot is free again
+            assert await conn.fetchval("SELECT 1") == 1
+    finally:
+        await pool.close()

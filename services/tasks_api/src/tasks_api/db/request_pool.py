@@ -16,6 +16,12 @@ bounded connect; a ping before reusing a connection that sat idle (dead sockets 
 fail-overs, NAT and proxy timeouts), and a connection that fails its ping or its connect is replaced, never
 handed to a statement; a connection whose statement failed is closed, not reused; idle connections are closed
 after a while (Aurora Serverless only pauses once no connection is open).
+
+A statement that never answers (a database host gone silent: no reset, no reply) must not hold its request
+and its connection for ever. asyncpg's ``command_timeout`` guards that with a timer per statement, about 7 us
+of CPU each; here one watchdog, ticking once a second while connections are out, closes any connection held
+longer than ``hold_limit`` (the server's statement_timeout plus a margin), which fails its statement as a
+lost connection (503). The server's statement_timeout still bounds every statement that runs.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ log = logging.getLogger("tasks_api.db")
 
 CHECKOUT_ATTEMPTS = 3
 CLOSE_SECONDS = 10.0
+WATCHDOG_SECONDS = 1.0
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
@@ -54,6 +61,7 @@ class RequestPool:
         acquire_timeout: float,
         ping_after_idle: float,
         close_after_idle: float,
+        hold_limit: float = float("inf"),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._connect = connect
@@ -61,16 +69,18 @@ class RequestPool:
         self.acquire_timeout = acquire_timeout
         self.ping_after_idle = ping_after_idle
         self.close_after_idle = close_after_idle
+        self.hold_limit = hold_limit
         self._clock = clock
         # (connection, released at), oldest first: a checkout takes the newest (warm, the least likely to be
         # dead), which leaves the oldest to reach close_after_idle when traffic falls.
         self._idle: list[tuple[asyncpg.Connection, float]] = []
-        self._in_use: set[asyncpg.Connection] = set()
+        self._in_use: dict[asyncpg.Connection, float] = {}  # connection -> when its holder got it
         self._opening = 0  # slots taken by connections being opened
         # Callers waiting for their turn, first come first served. A release hands its connection to the first
         # (it never goes idle meanwhile); a connection that closes hands over its slot (None).
         self._waiters: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
         self._sweep: asyncio.TimerHandle | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
         self._closing = False
         self._drained: asyncio.Event | None = None  # set by close(): it waits for the last release
 
@@ -86,9 +96,10 @@ class RequestPool:
     async def acquire(self) -> asyncpg.Connection:
         if self._idle and not self._waiters and not self._closing:
             conn, released_at = self._idle[-1]
-            if self._clock() - released_at <= self.ping_after_idle:
+            now = self._clock()
+            if now - released_at <= self.ping_after_idle:
                 self._idle.pop()
-                self._in_use.add(conn)
+                self._lend(conn, now)
                 return conn
         # One deadline for the whole checkout: waiting for a turn, connecting, pinging, retries.
         async with asyncio.timeout(self.acquire_timeout):
@@ -112,9 +123,10 @@ class RequestPool:
             return
         waiter = self._next_waiter()
         if waiter is not None:
-            waiter.set_result(conn)  # still in use: now by the waiter
+            self._lend(conn, self._clock())  # still in use: now by the waiter
+            waiter.set_result(conn)
             return
-        self._in_use.discard(conn)
+        self._in_use.pop(conn, None)
         self._idle.append((conn, self._clock()))
         if self._drained is not None and not self._in_use:
             self._drained.set()
@@ -132,9 +144,10 @@ class RequestPool:
                 await asyncio.wait_for(self._drained.wait(), CLOSE_SECONDS)
         for conn in list(self._in_use):
             self._drop(conn)
-        if self._sweep is not None:
-            self._sweep.cancel()
-            self._sweep = None
+        for timer in (self._sweep, self._watchdog):
+            if timer is not None:
+                timer.cancel()
+        self._sweep = self._watchdog = None
         idle, self._idle = self._idle, []
         await asyncio.gather(*(_close(conn) for conn, _ in idle))
 
@@ -144,8 +157,9 @@ class RequestPool:
             raise PoolClosedError("the service is stopping")
         if self._idle and not self._waiters:
             conn, released_at = self._idle.pop()
-            self._in_use.add(conn)
-            if self._clock() - released_at > self.ping_after_idle:
+            now = self._clock()
+            self._lend(conn, now)
+            if now - released_at > self.ping_after_idle:
                 try:
                     await conn.execute("SELECT 1")
                 except BaseException:
@@ -166,7 +180,7 @@ class RequestPool:
             self._slot_freed()
             raise
         self._opening -= 1
-        self._in_use.add(conn)
+        self._lend(conn, self._clock())
         return conn
 
     async def _wait_for_turn(self) -> asyncpg.Connection | None:
@@ -197,7 +211,7 @@ class RequestPool:
 
     def _drop(self, conn: asyncpg.Connection) -> None:
         """Close ``conn`` (in use) for good; its slot goes to the first waiter."""
-        self._in_use.discard(conn)
+        self._in_use.pop(conn, None)
         conn.terminate()
         if self._drained is not None and not self._in_use:
             self._drained.set()
@@ -208,6 +222,23 @@ class RequestPool:
         if waiter is not None:
             self._opening += 1  # reserved for the waiter, who opens the connection
             waiter.set_result(None)
+
+    def _lend(self, conn: asyncpg.Connection, now: float) -> None:
+        self._in_use[conn] = now
+        if self._watchdog is None and self.hold_limit != float("inf"):
+            self._watchdog = asyncio.get_running_loop().call_later(WATCHDOG_SECONDS, self._watch)
+
+    def _watch(self) -> None:
+        """Close the connections held past ``hold_limit``: their statements fail as lost connections."""
+        self._watchdog = None
+        cutoff = self._clock() - self.hold_limit
+        for conn, since in list(self._in_use.items()):
+            if since <= cutoff:
+                log.warning("a statement held its connection for over %g s; closing it", self.hold_limit)
+                conn.terminate()
+                self._in_use[conn] = float("inf")  # closed: its holder releases it as failed
+        if self._in_use:
+            self._watchdog = asyncio.get_running_loop().call_later(WATCHDOG_SECONDS, self._watch)
 
     def _close_idle(self) -> None:
         self._sweep = None
@@ -257,7 +288,6 @@ def create_request_pool(settings: Settings) -> RequestPool:
         return await asyncpg.connect(
             dsn,
             timeout=settings.db_pool_timeout_seconds,
-            command_timeout=max(settings.db_statement_timeout_ms / 1000 + 2, 5),
             server_settings={
                 "application_name": "tasks-api",
                 "statement_timeout": str(settings.db_statement_timeout_ms),
@@ -272,4 +302,13 @@ def create_request_pool(settings: Settings) -> RequestPool:
         acquire_timeout=settings.db_pool_timeout_seconds,
         ping_after_idle=settings.db_pre_ping_idle_seconds if settings.db_pool_pre_ping else float("inf"),
         close_after_idle=settings.db_pool_recycle_seconds,
+        hold_limit=_hold_limit(settings),
     )
+
+
+def _hold_limit(settings: Settings) -> float:
+    """How long a statement may hold its connection: the server's statement_timeout (0: none) and 2 s for
+    its error to come back; at least 5 s."""
+    if settings.db_statement_timeout_ms == 0:
+        return float("inf")
+    return max(settings.db_statement_timeout_ms / 1000 + 2, 5)
