@@ -14,8 +14,9 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import create_async_engine
 from tasks_api.db.models import Task
 from tasks_api.executions.schemas import decode_cursor, encode_cursor
-from tasks_api.paging import InvalidCursorError
+from tasks_api.paging import InvalidCursorError, PageQuery, next_page_link
 from tasks_api.tasks.repository import Cursor, new_job_id
+from tasks_api.tasks.schemas import ListQuery
 
 LINK = re.compile(r'^<([^>]+)>; rel="next"$')
 
@@ -155,3 +156,11 @@ def test_an_execution_cursor_not_from_this_api_is_refused(raw: bytes) -> None:
     # The same error type as the task list's: both routers catch the one InvalidCursorError.
     with pytest.raises(InvalidCursorError):
         decode_cursor(_token(raw))
+
+
+def test_the_next_link_carries_the_filters_as_read_and_drops_unknown_parameters() -> None:
+    query = ListQuery.model_validate({"q": "a&b c", "status": "ACT", "limit": "5", "cursor": "old", "x": "1"})
+    link = next_page_link("/api/tasks", query, "bmV4dA", 5)
+    assert link == '</api/tasks?status=ACT&q=a%26b+c&cursor=bmV4dA&limit=5>; rel="next"'
+    bare = next_page_link("/api/tasks/7/executions", PageQuery(), "bmV4dA", 100)
+    assert bare == '</api/tasks/7/executions?cursor=bmV4dA&limit=100>; rel="next"'

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from email.message import Message
 from typing import Annotated, Any, TypeVar
+from urllib.parse import parse_qsl
 
 from fastapi import Body, Header, Path, Query, Request
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
@@ -34,8 +35,11 @@ def body_of(model: type[M]) -> Any:
 
 
 def query(request: Request, model: type[M]) -> M:
+    """The query string as ``model``: a repeated name counts once, its last value (as Starlette's
+    ``query_params`` reads it, without building the multi-dict)."""
+    text = request.scope["query_string"].decode("latin-1")
     try:
-        return model.model_validate(dict(request.query_params))
+        return model.model_validate(dict(parse_qsl(text, keep_blank_values=True)))
     except ValidationError as exc:
         raise validation_problem(exc.errors(), "query") from None
 

@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,6 +24,17 @@ class PageQuery(BaseModel):
 
     limit: int | None = Field(default=None, ge=1, description="Page size (default 100, at most 500)")
     cursor: str | None = Field(default=None, max_length=200, description="From the previous page's Link")
+
+
+def next_page_link(path: str, query: PageQuery, cursor: str, size: int) -> str:
+    """The ``Link`` header of the page after this one: ``path``, the query's filters as they were read (by
+    their names on the wire; parameters the list does not know are not carried on), the next cursor and the
+    page size."""
+    filters = query.model_dump(by_alias=True, exclude_none=True, exclude={"cursor", "limit"}, mode="json")
+    following = f"cursor={cursor}&limit={size}"  # both URL-safe as they are
+    if filters:
+        following = f"{urlencode(filters)}&{following}"
+    return f'<{path}?{following}>; rel="next"'
 
 
 class InvalidCursorError(ValueError):

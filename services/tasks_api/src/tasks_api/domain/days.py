@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 WEEK = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 _INDEX = {name: i for i, name in enumerate(WEEK)}
 
@@ -10,6 +12,7 @@ class InvalidDaysError(ValueError):
     """The text is not a non-empty, comma-separated subset of MON..SUN."""
 
 
+@lru_cache(maxsize=128)  # every write parses its days twice (validation, next run), from a few spellings
 def parse_days(text: str) -> frozenset[int]:
     """Return the weekdays (0 = Monday, as ``datetime.weekday()``) named in ``text``."""
     names = [part.strip().upper() for part in text.split(",")]

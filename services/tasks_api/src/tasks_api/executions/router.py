@@ -12,7 +12,7 @@ from tasks_api.executions import repository as repo
 from tasks_api.executions.schemas import ExecutionList, ExecutionOut, decode_cursor, encode_cursor
 from tasks_api.fastpath import RequestRoute, documented
 from tasks_api.inputs import TaskIdPath, query_of
-from tasks_api.paging import InvalidCursorError, PageQuery
+from tasks_api.paging import InvalidCursorError, PageQuery, next_page_link
 from tasks_api.problems import ProblemError
 from tasks_api.state import api_state
 
@@ -45,9 +45,7 @@ async def list_task_executions(request: Request) -> Response:
     headers = {}
     if len(rows) > size:
         rows = rows[:size]
-        url = request.url.include_query_params(
-            cursor=encode_cursor(rows[-1].scheduled_for, rows[-1].id), limit=size
-        )
-        headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+        cursor = encode_cursor(rows[-1].scheduled_for, rows[-1].id)
+        headers["Link"] = next_page_link(request.scope["path"], query, cursor, size)
     body = ExecutionList.dump_json([ExecutionOut.model_validate(row) for row in rows], by_alias=True)
     return Response(body, media_type="application/json", headers=headers)

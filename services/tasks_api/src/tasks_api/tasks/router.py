@@ -7,7 +7,6 @@ document shows for each (see ``tasks_api.fastpath``).
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 
@@ -15,7 +14,7 @@ from tasks_api import inputs
 from tasks_api.auth import authenticate
 from tasks_api.fastpath import RequestRoute, documented
 from tasks_api.inputs import IfMatchHeader, TaskIdPath, body_of, query_of
-from tasks_api.paging import InvalidCursorError
+from tasks_api.paging import InvalidCursorError, next_page_link
 from tasks_api.problems import ProblemError
 from tasks_api.state import api_state
 from tasks_api.tasks.repository import Cursor, StoredTask, TaskFilter
@@ -79,17 +78,8 @@ async def list_tasks(request: Request) -> Response:
     page = await svc.list(limit=size, after=after, filters=filters)
     headers = {}
     if page.next is not None:
-        headers["Link"] = f'<{_next_page(request, page.next, size)}>; rel="next"'
+        headers["Link"] = next_page_link(request.scope["path"], query, page.next.encode(), size)
     return Response(list_document(page.items), media_type=JSON, headers=headers)
-
-
-def _next_page(request: Request, following: Cursor, size: int) -> str:
-    """This request's path and query with the next page's cursor and limit."""
-    others = [(k, v) for k, v in request.query_params.multi_items() if k not in {"cursor", "limit"}]
-    query = f"cursor={following.encode()}&limit={size}"  # both URL-safe as they are
-    if others:
-        query = f"{urlencode(others)}&{query}"
-    return f"{request.scope['path']}?{query}"
 
 
 @documented(status_code=201, returns=TaskOut, body=body_of(TaskFields))
