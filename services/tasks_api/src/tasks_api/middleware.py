@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tasks_api.headers import SECURITY_HEADERS
 from tasks_api.jsonlog import log_access
 from tasks_api.problems import problem_response
+from tasks_api.slowclients import BODY_RECEIVED
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _SECURITY_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
@@ -146,14 +147,20 @@ class BodyLimitMiddleware:
         if declared is not None and declared > self.max_bytes:
             await self._reject(scope, receive, send)
             return
-        # Buffer the body (at most max_bytes, small by design) under one deadline, then replay it.
+        # Buffer the body (at most max_bytes, small by design) under one deadline, then replay it. No deadline
+        # when the server already holds all of it (slowclients.BODY_RECEIVED): receiving cannot wait then.
         messages: list[Message] = []
         size = 0
-        deadline = asyncio.get_running_loop().time() + self.timeout_seconds
+        deadline = None
+        if not scope.get(BODY_RECEIVED):
+            deadline = asyncio.get_running_loop().time() + self.timeout_seconds
         while True:
             try:
-                async with asyncio.timeout_at(deadline):
+                if deadline is None:
                     message = await receive()
+                else:
+                    async with asyncio.timeout_at(deadline):
+                        message = await receive()
             except TimeoutError:
                 await self._too_slow(scope, receive, send)
                 return
