@@ -140,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - needs a de
     args = parser.parse_args(argv)
 
     import boto3
-    from infra.deploy import DeployError, check_session
     from infra.environments import ConfigError, get_environment
+    from infra.runner import DeployError, check_session
 
     try:
         config = get_environment(args.env)

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from botocore.stub import Stubber
-from infra.deploy import DeployError, Runner
 from infra.destroy import destroy, empty_bucket, stack_buckets
+from infra.runner import DeployError, Runner
 
 from tests.infra.conftest import make_without_aws
 from tests.support.moto import client, moto_server

@@ -6,10 +6,10 @@ import io
 import json
 
 import pytest
-from infra.deploy import Runner
 from infra.environments import load_pipelines
 from infra.pipelines import execution_policy
 from infra.pipelines.bootstrap import bootstrap_targets, environment_targets
+from infra.runner import Runner
 
 from tests.support.moto import client, moto_server
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from infra.deploy import Runner, check_session
 from infra.environments import CONFIG_FILE, ConfigError, load_pipelines
 from infra.pipelines.credentials import AssumedRoleSessions
 from infra.pipelines.deploy import deploy as deploy_pipelines
+from infra.runner import Runner, check_session
 
 from tests.support.moto import moto_server
 

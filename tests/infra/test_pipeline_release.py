@@ -11,9 +11,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from infra.constructs.api_image import PinnedImage
-from infra.deploy import Runner
 from infra.pipelines import release as rel
 from infra.pipelines.release import Release, ReleaseError, api_image_of
+from infra.runner import Runner
 
 from infra import deploy
 from tests.infra.conftest import synthesize

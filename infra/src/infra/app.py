@@ -1,20 +1,20 @@
 """The CDK app: one environment's three stacks, checked by cdk-nag, synthesized without any AWS lookup.
 
-Run by the CDK CLI through infra/cdk.json (`-c env=sandbox`). Values that only exist after an earlier stack
-is deployed (the IdP's issuer and client id, the API and frontend URLs) come in as context from deploy.py;
-without them synth still works and uses clearly marked placeholders, with a warning on the stack.
+The CDK CLI runs it through infra/cdk.json and `infra.cdk_main` (`-c env=sandbox`). Values that only exist
+after an earlier stack is deployed (the IdP's issuer and client id, the API and frontend URLs) come in as
+context from deploy.py; without them synth still works and uses clearly marked placeholders, with a warning
+on the stack.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from infra.environments import Environment, get_environment
+from infra.environments import Environment
 from infra.stacks.frontend import ApiOrigin, FrontendStack
 from infra.stacks.idp import WEB_SCOPE_NAMES, IdpStack
 from infra.stacks.tasks import TasksStack
@@ -151,22 +151,3 @@ def build_app(
             AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True)
         )
     return CityTasksStacks(app=app, idp=idp, tasks=tasks, frontend=frontend)
-
-
-def main() -> None:
-    app = cdk.App()
-    name = app.node.try_get_context("env") or os.environ.get("CITY_ENV")
-    if not name:
-        raise SystemExit("choose an environment: cdk ... -c env=sandbox (or make synth ENV=sandbox)")
-    if name == "pipelines":  # the two pipeline stacks (infra/src/infra/pipelines)
-        from infra.environments import load_environments, load_pipelines
-        from infra.pipelines.app import build_pipelines_app
-
-        build_pipelines_app(load_pipelines(), load_environments(), app=app)
-    else:
-        build_app(get_environment(str(name)), app=app)
-    app.synth()
-
-
-if __name__ == "__main__":
-    main()

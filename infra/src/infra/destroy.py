@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from infra.deploy import Command, DeployError, Runner, cdk_command, check_session
 from infra.environments import Environment
+from infra.runner import Command, DeployError, Runner, cdk_command, check_session
 
 TEARDOWN_ORDER = ("Frontend", "Tasks", "Idp")
 

@@ -4,16 +4,13 @@ AdministratorAccess. `ENV=pipelines` bootstraps the two Deployments accounts the
 
 from __future__ import annotations
 
-import json
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from infra.deploy import CDK_BIN, Command, Runner, _require_tools
 from infra.environments import AwsTarget, Environment, Pipelines
 from infra.pipelines import execution_policy
+from infra.runner import CDK_BIN, Command, Runner, require_tools
 
 Templates = Mapping[str, Mapping[str, Any]]  # stack name -> template
 
@@ -64,7 +61,7 @@ def bootstrap_targets(
     context_env: str,
     iam_for: Callable[[AwsTarget], Any] | None = None,
 ) -> None:
-    _require_tools(runner)
+    require_tools(runner)
     for target in targets:
         t = target.target
         actions = execution_policy.required_actions(templates[name] for name in target.stacks)
@@ -92,17 +89,3 @@ def _iam_client(target: AwsTarget) -> Any:
     import boto3
 
     return boto3.Session(profile_name=target.profile).client("iam", region_name=target.region)
-
-
-def synth_templates(build: Callable[[Any], object]) -> dict[str, dict[str, Any]]:
-    """Synthesize offline (no credentials) and read every template by stack name."""
-    import aws_cdk as cdk
-
-    with tempfile.TemporaryDirectory(prefix="city-bootstrap-") as outdir:
-        app = cdk.App(outdir=outdir)
-        build(app)
-        app.synth()
-        return {
-            p.name.removesuffix(".template.json"): json.loads(p.read_text())
-            for p in Path(outdir).glob("*.template.json")
-        }

@@ -3,22 +3,21 @@ account's profile (SDLC first: the prod stack's release bucket trusts the SDLC p
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
-from infra.deploy import (
+from infra.environments import AwsTarget, ConfigError, Pipelines, load_environments, load_pipelines
+from infra.pipelines.app import PROD_STACK, SDLC_STACK, build_pipelines_app
+from infra.runner import (
     CDK_BIN,
     INFRA_DIR,
     OUTPUTS_DIR,
     Command,
     DeployError,
     Runner,
-    _require_tools,
     check_session,
+    require_tools,
 )
-from infra.environments import AwsTarget, ConfigError, Pipelines, load_environments, load_pipelines
-from infra.pipelines.app import PROD_STACK, SDLC_STACK, build_pipelines_app
+from infra.synth import Build, read_templates, synth_into
 
 CONTEXT_ENV = "pipelines"
 
@@ -34,18 +33,13 @@ def cdk_command(verb: str, stack: str, target: AwsTarget) -> Command:
     return Command(tuple(argv), target.profile)
 
 
-def synth(outdir: Path) -> list[Path]:
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    import aws_cdk as cdk
-
-    app = cdk.App(outdir=str(outdir), context={"env": CONTEXT_ENV})
-    build_pipelines_app(load_pipelines(), load_environments(), app=app)
-    app.synth()
-    return sorted(outdir.glob("*.template.json"))
+def builder(pipelines: Pipelines, *, with_nag: bool = True) -> Build:
+    """Adds both pipeline stacks to a CDK app (what `cdk -c env=pipelines` synthesizes)."""
+    return lambda app: build_pipelines_app(pipelines, load_environments(), app=app, with_nag=with_nag)
 
 
 def deploy(pipelines: Pipelines, runner: Runner, verb: str = "deploy") -> None:
-    _require_tools(runner)
+    require_tools(runner)
     print(
         f"{verb.title()} the pipelines: SDLC in {pipelines.sdlc.deployments.account}, prod in "
         f"{pipelines.prod.deployments.account}"
@@ -68,11 +62,9 @@ def deploy(pipelines: Pipelines, runner: Runner, verb: str = "deploy") -> None:
 
 def bootstrap(pipelines: Pipelines, runner: Runner) -> None:
     """The Deployments accounts: deployed from a laptop, so they trust no other account."""
-    from infra.pipelines.bootstrap import BootstrapTarget, bootstrap_targets, synth_templates
+    from infra.pipelines.bootstrap import BootstrapTarget, bootstrap_targets
 
-    templates = synth_templates(
-        lambda app: build_pipelines_app(pipelines, load_environments(), app=app, with_nag=False)
-    )
+    templates = read_templates(CONTEXT_ENV, builder(pipelines, with_nag=False))
     targets = [BootstrapTarget(target, (stack,), ()) for stack, target in stacks(pipelines)]
     bootstrap_targets(targets, templates, runner, CONTEXT_ENV)
 
@@ -81,7 +73,8 @@ def main(command: str, dry_run: bool) -> int:
     try:
         pipelines = load_pipelines()
         if command == "synth":
-            for template in synth(INFRA_DIR / "cdk.out" / CONTEXT_ENV):
+            outdir = INFRA_DIR / "cdk.out" / CONTEXT_ENV
+            for template in synth_into(outdir, CONTEXT_ENV, builder(pipelines)):
                 print(template.relative_to(INFRA_DIR.parent))
         elif command == "bootstrap":
             bootstrap(pipelines, Runner(dry_run=dry_run))

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from infra.constructs.api_image import PinnedImage
-from infra.deploy import DeployError
 from infra.pipelines.sdlc import IMAGE_NAMES, RELEASE_KEY, RELEASES_PREFIX, REPOSITORY_PREFIX
+from infra.runner import DeployError
 
 # Never part of a release archive: local state, caches and build output.
 SKIPPED = {

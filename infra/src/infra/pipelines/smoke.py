@@ -125,7 +125,7 @@ def run_smoke(target: SmokeTarget, ready_deadline_s: float = 300, log: Callable[
 
 def deployed_target(config: Any, session_factory: Callable[..., Any]) -> SmokeTarget:
     """The deployed environment's URLs, machine client and its secret (read, never printed)."""
-    from infra.deploy import stack_outputs
+    from infra.runner import stack_outputs
 
     sec, work = config.security, config.workload
     idp = stack_outputs(sec.profile, sec.region, config.stack_name("Idp"), session_factory) or {}

@@ -145,8 +145,9 @@ def account_names_of(config: Any) -> dict[str, str]:
 
 
 def run(env_name: str, spec_path: Path, out: TextIO, assembly: Path | None = None) -> int:
-    from infra.deploy import INFRA_DIR, synth
     from infra.environments import get_environment
+    from infra.runner import INFRA_DIR
+    from infra.synth import synth
 
     config = get_environment(env_name)
     spec = load_spec(spec_path)

@@ -54,8 +54,8 @@ def build_table(types: Iterable[str], existing: dict[str, Any]) -> dict[str, Any
 
 
 def synthesized_types() -> set[str]:
-    from infra.deploy import synth
     from infra.environments import load_environments
+    from infra.synth import synth
 
     types: set[str] = set()
     for config in load_environments().values():
