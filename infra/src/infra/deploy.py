@@ -27,7 +27,7 @@ from infra.runner import (
     require_tools,
     stack_outputs,
 )
-from infra.synth import read_templates, synth
+from infra.synth import environment_builder, read_templates, synth
 
 BINFMT_HINT = (
     "install arm64 emulation once with `docker run --privileged --rm tonistiigi/binfmt --install arm64` "
@@ -247,12 +247,11 @@ def bootstrap(
 ) -> None:
     """Once per account/region: the CDK's asset bucket, image repository and deploy roles, trusting the
     Deployments account that deploys there, with an execution policy from the synthesized templates."""
-    from infra.app import build_app
     from infra.environments import load_environments, load_pipelines
     from infra.pipelines.bootstrap import bootstrap_targets, environment_targets
 
     if templates is None:
-        templates = read_templates(config.name, lambda app: build_app(config, app=app))
+        templates = read_templates(config.name, environment_builder(config))
     targets = environment_targets(config, load_environments(), load_pipelines())
     bootstrap_targets(targets, templates, runner, config.name, iam_for)
 

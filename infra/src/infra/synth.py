@@ -28,11 +28,20 @@ def synth_into(outdir: Path, context_env: str, build: Build) -> list[Path]:
     return sorted(outdir.glob("*.template.json"))
 
 
-def synth(config: Environment, outdir: Path) -> list[Path]:
-    """One environment's stacks (IdP, Tasks, Frontend), as `cdk synth -c env=<name>` would write them."""
-    from infra.app import build_app
+def environment_builder(config: Environment) -> Build:
+    """Adds one environment's stacks (IdP, Tasks, Frontend) to a CDK app."""
 
-    return synth_into(outdir, config.name, lambda app: build_app(config, app=app))
+    def build(app: Any) -> object:
+        from infra.app import build_app  # the stacks' modules load only when a synth runs
+
+        return build_app(config, app=app)
+
+    return build
+
+
+def synth(config: Environment, outdir: Path) -> list[Path]:
+    """One environment's stacks, as `cdk synth -c env=<name>` would write them."""
+    return synth_into(outdir, config.name, environment_builder(config))
 
 
 def read_templates(context_env: str, build: Build) -> dict[str, dict[str, Any]]:
